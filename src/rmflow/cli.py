@@ -1,0 +1,103 @@
+"""``rmflow <stage>``: one subcommand per pipeline stage, with the seed's flag names.
+
+Each stage lives in its own module exposing ``add_arguments(parser)`` and ``run(args)``; modules are
+imported only when their stage runs, so the light stages never import torch or transformers.
+``train`` and ``reward`` dispatch on ``--task_type`` to the discriminative or generative module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from rmflow.errors import UserError
+
+#: stage name -> (module, one-line help)
+STAGES: dict[str, tuple[str, str]] = {
+    "synth": ("rmflow.synth", "write the embedded synthetic datasets (train, train_gORM, train_gPRM, test)"),
+    "export": ("rmflow.export", "load a dataset from the hub or a local directory, validate, export JSONL"),
+    "init-backbone": ("rmflow.backbone", "build and pre-train the tiny local Qwen2-style backbone"),
+    "generate": ("rmflow.generative.generate", "sample teacher critiques for gORM/gPRM training data"),
+    "preprocess": ("rmflow.generative.preprocess", "filter and balance teacher critiques"),
+    "shorten": ("rmflow.generative.shorten", "shorten critiques to the verdict (optional)"),
+    "evaluate": ("rmflow.evaluation.evaluate", "best-of-N and weighted-vote CSVs from reward files"),
+    "plot": ("rmflow.plot", "plot a best_of_n / weighted_vote CSV (PDF + PNG + legend)"),
+    "analyze": ("rmflow.analysis.cli", "verifier metrics, uncertainty and length analyses"),
+    "audit": ("rmflow.audit", "check the provenance of an artifact and its lineage"),
+}
+#: stages dispatching on --task_type: stage -> (help, {task family: module})
+DISPATCH: dict[str, tuple[str, dict[str, str]]] = {
+    "train": (
+        "train a reward model (dORM/dPRM: token-classification LoRA; gORM/gPRM: SFT LoRA)",
+        {"d": "rmflow.discriminative.train", "g": "rmflow.generative.train"},
+    ),
+    "reward": (
+        "score a test set with a reward model, writing [CATEGORY]_reward.json files",
+        {"d": "rmflow.discriminative.reward", "g": "rmflow.generative.reward"},
+    ),
+}
+TASK_TYPES = ("dORM", "dPRM", "gORM", "gPRM")
+
+
+COMMON_DISPATCH_FLAGS = ("--data_path", "--model_id", "--output_dir", "--category", "--per_device_batch_size", "--config", "--seed")
+
+
+def _add_dispatch_common(p: argparse.ArgumentParser) -> None:
+    """Flags shared by both families of a dispatching stage (family modules must not redefine them)."""
+    p.add_argument("--task_type", required=True, choices=TASK_TYPES)
+    p.add_argument("--data_path", help="hub id or local directory of {category}.json|jsonl")
+    p.add_argument("--model_id", help="model: hub id or local directory (backbone for train, checkpoint for reward)")
+    p.add_argument("--output_dir", required=True)
+    p.add_argument("--category", default="all", help="'all' or comma-separated categories")
+    p.add_argument("--per_device_batch_size", type=int, default=None)
+    p.add_argument("--config", help="YAML preset (train) or settings file")
+    p.add_argument("--seed", type=int, default=42)
+
+
+def build_parser(stage: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; only ``stage``'s module is imported to add its flags."""
+    parser = argparse.ArgumentParser(prog="rmflow", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
+    for name, (module, help_) in STAGES.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(_module=module)
+        if stage == name:
+            importlib.import_module(module).add_arguments(p)
+    for name, (help_, modules) in DISPATCH.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(_dispatch=modules)
+        if stage == name:
+            _add_dispatch_common(p)
+            for family, module in modules.items():
+                group = p.add_argument_group(f"{family}ORM/{family}PRM")
+                importlib.import_module(module).add_arguments(group)
+    return parser
+
+
+def _stage_of(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_stage_of(argv)).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    module = args._dispatch[args.task_type[0]] if hasattr(args, "_dispatch") else args._module
+    try:
+        importlib.import_module(module).run(args)
+    except UserError as exc:
+        print(f"rmflow {args.stage}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

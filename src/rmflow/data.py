@@ -1,0 +1,199 @@
+"""Dataset layer (SPEC §2): load any record kind from a hub id or a local directory, validate, export.
+
+Every loader takes a *source*: a local directory holding ``{category}.json`` / ``{category}.jsonl``
+(reward sets: ``{category}_reward.json``) or a Hugging Face hub id loaded with
+``datasets.load_dataset(id, split=category, revision=...)``. ``datasets`` is imported lazily, only
+for hub ids.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rmflow.errors import RecordError, UserError
+
+KINDS = ("train", "generated", "train_gORM", "train_gPRM", "test", "reward")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+Record = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- validation
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_label(v: Any) -> bool:
+    return _is_int(v) and v in (1, -1)
+
+
+def _is_qid(v: Any) -> bool:
+    return _is_int(v) or (isinstance(v, str) and v != "")
+
+
+def _is_steps(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(s, str) for s in v)
+
+
+def _is_answer(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _is_label_list(v: Any) -> bool:
+    return isinstance(v, list) and all(_is_label(x) for x in v)
+
+
+def _is_reward(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isinf(v))
+
+
+Check = tuple[str, Callable[[Any], bool], str, bool]  # field, predicate, expectation, required
+_COMMON: list[Check] = [
+    ("q_id", _is_qid, "an int or non-empty string", True),
+    ("question", lambda v: isinstance(v, str), "a string", True),
+]
+_COT: list[Check] = [
+    ("cot_id", _is_int, "an int", True),
+    ("cot", _is_steps, "a list of step strings", True),
+]
+_SCHEMAS: dict[str, list[Check]] = {
+    "train": _COMMON
+    + _COT
+    + [
+        ("labels", lambda v: v is None or _is_label_list(v), "a list of +1/-1", False),
+        ("parsed_answer", _is_answer, "a string or null", False),
+        ("answer", _is_answer, "a string or null", False),
+    ],
+    "generated": _COMMON
+    + _COT
+    + [
+        ("labels", lambda v: v is None or _is_label_list(v), "a list of +1/-1", False),
+        ("critique", lambda v: isinstance(v, str), "a string", True),
+    ],
+    "train_gORM": _COMMON
+    + _COT
+    + [("critique", lambda v: isinstance(v, str), "a string", True), ("labels", _is_label, "+1 or -1", True)],
+    "train_gPRM": _COMMON
+    + _COT
+    + [
+        ("critique", lambda v: isinstance(v, str), "a string", True),
+        ("labels", lambda v: _is_label_list(v) and len(v) > 0, "a non-empty list of +1/-1", True),
+    ],
+    "test": _COMMON
+    + [
+        ("cot_ids", lambda v: isinstance(v, list) and all(_is_int(x) for x in v), "a list of ints", True),
+        ("cots", lambda v: isinstance(v, list) and all(_is_steps(c) for c in v), "a list of step lists", True),
+        ("parsed_answers", lambda v: isinstance(v, list) and all(_is_answer(a) for a in v), "a list", True),
+        ("answer", lambda v: isinstance(v, str), "a string", True),
+    ],
+    "reward": [
+        ("q_id", _is_qid, "an int or non-empty string", True),
+        ("cot_ids", lambda v: isinstance(v, list) and all(_is_int(x) for x in v), "a list of ints", True),
+        (
+            "rewards",
+            lambda v: isinstance(v, list) and all(isinstance(r, list) and all(map(_is_reward, r)) for r in v),
+            "a list of lists of finite numbers, NaN or null",
+            True,
+        ),
+    ],
+}
+_PARALLEL = {"test": ("cot_ids", "cots", "parsed_answers"), "reward": ("cot_ids", "rewards")}
+
+
+def validate_record(kind: str, rec: Record, path: str | Path, index: int) -> None:
+    """Raise :class:`RecordError` naming file, record and field if ``rec`` breaks the ``kind`` schema."""
+    where = f"{index} (q_id {rec.get('q_id')!r})" if "q_id" in rec else index
+    for field, ok, expected, required in _SCHEMAS[kind]:
+        if field not in rec:
+            if required:
+                raise RecordError(path, where, field, "missing")
+            continue
+        if not ok(rec[field]):
+            raise RecordError(path, where, field, f"expected {expected}, got {_short(rec[field])}")
+    fields = _PARALLEL.get(kind)
+    if fields:
+        lengths = {f: len(rec[f]) for f in fields}
+        if len(set(lengths.values())) > 1:
+            raise RecordError(path, where, fields[1], f"lengths differ: {lengths}")
+        if len(set(rec["cot_ids"])) != len(rec["cot_ids"]):
+            raise RecordError(path, where, "cot_ids", "duplicate cot_id")
+
+
+def validate_records(kind: str, records: list[Record], path: str | Path) -> list[Record]:
+    """Validate every record; for ``test`` and ``reward`` also reject duplicate q_ids."""
+    if kind not in _SCHEMAS:
+        raise UserError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
+    seen: set[Any] = set()
+    for i, rec in enumerate(records):
+        validate_record(kind, rec, path, i)
+        if kind in _PARALLEL:
+            if rec["q_id"] in seen:
+                raise RecordError(path, i, "q_id", f"duplicate q_id {rec['q_id']!r}")
+            seen.add(rec["q_id"])
+    return records
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return f"{type(v).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+# --------------------------------------------------------------------------- sources
+def is_local(source: str | Path) -> bool:
+    """True when ``source`` is an existing local directory."""
+    return Path(source).is_dir()
+
+
+def check_source(source: str | Path) -> None:
+    """Fail early unless ``source`` is a local directory or looks like a hub id (``owner/name``)."""
+    if not is_local(source) and not _HUB_ID.match(str(source)):
+        raise UserError(f"{source}: neither an existing directory nor a Hugging Face hub id (owner/name)")
+
+
+def local_file(directory: str | Path, category: str, kind: str) -> Path:
+    """The file holding ``category`` in a local directory (``.jsonl`` preferred over ``.json``)."""
+    directory = Path(directory)
+    stems = [f"{category}_reward", category] if kind == "reward" else [category]
+    for stem in stems:
+        for ext in (".jsonl", ".json"):
+            if (directory / f"{stem}{ext}").is_file():
+                return directory / f"{stem}{ext}"
+    raise UserError(f"{directory}: no file for category {category!r} (expected {stems[0]}.json or .jsonl)")
+
+
+def _hub_records(source: str, category: str, revision: str | None) -> list[Record]:
+    import datasets  # lazy: only hub sources need it
+
+    try:
+        ds = datasets.load_dataset(source, split=category, revision=revision)
+    except Exception as exc:  # network, auth, missing split: all user-facing
+        raise UserError(f"{source} (split {category!r}, revision {revision or 'main'}): cannot load: {exc}") from None
+    return [dict(r) for r in ds]
+
+
+def load_records(source: str | Path, category: str, kind: str, revision: str | None = None) -> list[Record]:
+    """Load and validate the ``category`` records of ``kind`` from a local directory or a hub id."""
+    from rmflow.io import read_records
+
+    check_source(source)
+    if is_local(source):
+        path = local_file(source, category, kind)
+        return validate_records(kind, read_records(path), path)
+    return validate_records(kind, _hub_records(str(source), category, revision), f"{source}[{category}]")
+
+
+def resolve_revision(source: str | Path, revision: str | None, repo_type: str = "dataset") -> str | None:
+    """Commit hash of a hub repository at ``revision`` (None for local sources or when offline)."""
+    if is_local(source):
+        return None
+    try:
+        from huggingface_hub import HfApi
+
+        info = HfApi().repo_info(str(source), revision=revision, repo_type=repo_type)
+        return info.sha
+    except Exception:
+        return None

@@ -1,0 +1,83 @@
+"""File I/O shared by every stage: atomic writes and record files with precise error messages."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rmflow.errors import RecordError, UserError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = None) -> None:
+    """Write one JSON document atomically. NaN is written as ``NaN`` like the published reward files."""
+    write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> None:
+    """Write one JSON object per line, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise RecordError(path, f"at byte {exc.start}", None, "not valid UTF-8") from None
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a ``.json`` list of objects or a ``.jsonl`` file of objects; errors name file and record."""
+    path = Path(path)
+    text = _read_text(path)
+    if path.suffix == ".jsonl":
+        records = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise RecordError(path, f"at line {lineno}", None, f"invalid JSON ({exc.msg})") from None
+    else:
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecordError(
+                path, f"at line {exc.lineno} column {exc.colno}", None, f"invalid JSON ({exc.msg})"
+            ) from None
+        if not isinstance(records, list):
+            raise RecordError(path, "(top level)", None, f"expected a JSON list, got {type(records).__name__}")
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise RecordError(path, i, None, f"expected a JSON object, got {type(rec).__name__}")
+    return records
