@@ -42,7 +42,9 @@ DISPATCH: dict[str, tuple[str, dict[str, str]]] = {
 TASK_TYPES = ("dORM", "dPRM", "gORM", "gPRM")
 
 
-COMMON_DISPATCH_FLAGS = ("--data_path", "--model_id", "--output_dir", "--category", "--per_device_batch_size", "--config", "--seed")
+COMMON_DISPATCH_FLAGS = ("--data_path", "--model_id", "--output_dir", "--category", "--per_device_batch_size", "--config", "--seed",
+    "--revision", "--set",
+)
 
 
 def _add_dispatch_common(p: argparse.ArgumentParser) -> None:
@@ -55,6 +57,8 @@ def _add_dispatch_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per_device_batch_size", type=int, default=None)
     p.add_argument("--config", help="YAML preset (train) or settings file")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--revision", default=None, help="hub revision of --model_id / --data_path to pin")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset key (YAML value)")
 
 
 def build_parser(stage: str | None = None) -> argparse.ArgumentParser:

@@ -1,0 +1,63 @@
+"""Resumable chunked outputs for long scoring/generation jobs.
+
+Completed chunks are written atomically to ``{work_dir}/{name}.{index:05d}.json`` as they finish; a
+restarted job skips chunks already on disk, so a killed run recomputes only what is missing. The
+caller assembles the final file from :meth:`ChunkStore.load_all` and then calls :meth:`clear`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rmflow.io import write_json
+
+T = TypeVar("T")
+
+
+def split(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """Consecutive chunks of at most ``size`` items."""
+    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
+
+
+class ChunkStore:
+    """Chunk files of one job (e.g. one category of one reward run)."""
+
+    def __init__(self, work_dir: str | Path, name: str, fingerprint: dict[str, Any] | None = None):
+        self.dir = Path(work_dir)
+        self.name = name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        marker = self.dir / f"{name}.fingerprint.json"
+        # Chunks computed under other settings are stale: drop them.
+        if fingerprint is not None:
+            text = json.dumps(fingerprint, sort_keys=True)
+            if marker.exists() and marker.read_text() != text:
+                self.clear()
+                self.dir.mkdir(parents=True, exist_ok=True)
+            marker.write_text(text)
+
+    def path(self, index: int) -> Path:
+        return self.dir / f"{self.name}.{index:05d}.json"
+
+    def done(self, index: int) -> bool:
+        return self.path(index).exists()
+
+    def save(self, index: int, records: list[Any]) -> None:
+        write_json(self.path(index), records)
+
+    def load(self, index: int) -> list[Any]:
+        return json.loads(self.path(index).read_text(encoding="utf-8"))
+
+    def load_all(self, count: int) -> list[Any]:
+        """Concatenate chunks ``0..count-1`` in order."""
+        return [rec for i in range(count) for rec in self.load(i)]
+
+    def clear(self) -> None:
+        """Remove this job's chunks (after the final output is in place)."""
+        for p in self.dir.glob(f"{self.name}.*"):
+            p.unlink()
+        if self.dir.exists() and not any(self.dir.iterdir()):
+            shutil.rmtree(self.dir)
