@@ -57,5 +57,7 @@ def resolve_categories(category: str | list[str] | None, data_path: str = "") ->
     if unknown:
         from rmflow.errors import UserError
 
-        raise UserError(f"unknown category {unknown[0]!r}; expected 'all' or names from {', '.join(CATEGORIES)}")
+        raise UserError(
+            f"unknown category {unknown[0]!r}; expected 'all' or names from {', '.join(CATEGORIES)}"
+        )
     return names

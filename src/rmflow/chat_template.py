@@ -33,4 +33,6 @@ KEEP_REASONING_TEMPLATE = (
 def is_deepseek_r1(model_name_or_path: str, chat_template: str | None) -> bool:
     """True for DeepSeek-R1-Distill backbones (by name, or by their reasoning-dropping template)."""
     name = str(model_name_or_path).lower()
-    return "deepseek-r1" in name or bool(chat_template and ASSISTANT in chat_template and "</think>" in chat_template)
+    return "deepseek-r1" in name or bool(
+        chat_template and ASSISTANT in chat_template and "</think>" in chat_template
+    )

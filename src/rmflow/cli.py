@@ -42,8 +42,16 @@ DISPATCH: dict[str, tuple[str, dict[str, str]]] = {
 TASK_TYPES = ("dORM", "dPRM", "gORM", "gPRM")
 
 
-COMMON_DISPATCH_FLAGS = ("--data_path", "--model_id", "--output_dir", "--category", "--per_device_batch_size", "--config", "--seed",
-    "--revision", "--set",
+COMMON_DISPATCH_FLAGS = (
+    "--data_path",
+    "--model_id",
+    "--output_dir",
+    "--category",
+    "--per_device_batch_size",
+    "--config",
+    "--seed",
+    "--revision",
+    "--set",
 )
 
 
@@ -51,14 +59,18 @@ def _add_dispatch_common(p: argparse.ArgumentParser) -> None:
     """Flags shared by both families of a dispatching stage (family modules must not redefine them)."""
     p.add_argument("--task_type", required=True, choices=TASK_TYPES)
     p.add_argument("--data_path", help="hub id or local directory of {category}.json|jsonl")
-    p.add_argument("--model_id", help="model: hub id or local directory (backbone for train, checkpoint for reward)")
+    p.add_argument(
+        "--model_id", help="model: hub id or local directory (backbone for train, checkpoint for reward)"
+    )
     p.add_argument("--output_dir", required=True)
     p.add_argument("--category", default="all", help="'all' or comma-separated categories")
     p.add_argument("--per_device_batch_size", type=int, default=None)
     p.add_argument("--config", help="YAML preset (train) or settings file")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--revision", default=None, help="hub revision of --model_id / --data_path to pin")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset key (YAML value)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset key (YAML value)"
+    )
 
 
 def build_parser(stage: str | None = None) -> argparse.ArgumentParser:

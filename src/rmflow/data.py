@@ -86,7 +86,12 @@ _SCHEMAS: dict[str, list[Check]] = {
     "test": _COMMON
     + [
         ("cot_ids", lambda v: isinstance(v, list) and all(_is_int(x) for x in v), "a list of ints", True),
-        ("cots", lambda v: isinstance(v, list) and all(_is_steps(c) for c in v), "a list of step lists", True),
+        (
+            "cots",
+            lambda v: isinstance(v, list) and all(_is_steps(c) for c in v),
+            "a list of step lists",
+            True,
+        ),
         ("parsed_answers", lambda v: isinstance(v, list) and all(_is_answer(a) for a in v), "a list", True),
         ("answer", lambda v: isinstance(v, str), "a string", True),
     ],
@@ -171,7 +176,9 @@ def _hub_records(source: str, category: str, revision: str | None) -> list[Recor
     try:
         ds = datasets.load_dataset(source, split=category, revision=revision)
     except Exception as exc:  # network, auth, missing split: all user-facing
-        raise UserError(f"{source} (split {category!r}, revision {revision or 'main'}): cannot load: {exc}") from None
+        raise UserError(
+            f"{source} (split {category!r}, revision {revision or 'main'}): cannot load: {exc}"
+        ) from None
     return [dict(r) for r in ds]
 
 

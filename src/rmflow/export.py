@@ -31,7 +31,9 @@ def output_name(category: str, kind: str) -> str:
     return f"{category}_reward.json" if kind == "reward" else f"{category}.jsonl"
 
 
-def export(data_path: str, kind: str, output_dir: str | Path, category: str = "all", revision: str | None = None) -> dict:
+def export(
+    data_path: str, kind: str, output_dir: str | Path, category: str = "all", revision: str | None = None
+) -> dict:
     """Export every category; return the ``source.json`` summary."""
     out = Path(output_dir)
     counts = {}

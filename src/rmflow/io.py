@@ -76,7 +76,9 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 path, f"at line {exc.lineno} column {exc.colno}", None, f"invalid JSON ({exc.msg})"
             ) from None
         if not isinstance(records, list):
-            raise RecordError(path, "(top level)", None, f"expected a JSON list, got {type(records).__name__}")
+            raise RecordError(
+                path, "(top level)", None, f"expected a JSON list, got {type(records).__name__}"
+            )
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise RecordError(path, i, None, f"expected a JSON object, got {type(rec).__name__}")

@@ -67,7 +67,9 @@ def prm_teacher_prompt(category: str, question: str, steps: Sequence[str]) -> st
     return _PRM_TEACHER.format(cat=cat, Cat=Cat, q=question, steps=render_steps(steps))
 
 
-def task_prompt(task_type: str, category: str, question: str, steps: Sequence[str], teacher: bool = False) -> str:
+def task_prompt(
+    task_type: str, category: str, question: str, steps: Sequence[str], teacher: bool = False
+) -> str:
     """The user turn for ``gORM`` / ``gPRM`` (``teacher`` selects the gPRM data-generation prompt)."""
     if task_type == "gORM":
         return orm_prompt(category, question, steps)
