@@ -42,19 +42,6 @@ DISPATCH: dict[str, tuple[str, dict[str, str]]] = {
 TASK_TYPES = ("dORM", "dPRM", "gORM", "gPRM")
 
 
-COMMON_DISPATCH_FLAGS = (
-    "--data_path",
-    "--model_id",
-    "--output_dir",
-    "--category",
-    "--per_device_batch_size",
-    "--config",
-    "--seed",
-    "--revision",
-    "--set",
-)
-
-
 def _add_dispatch_common(p: argparse.ArgumentParser) -> None:
     """Flags shared by both families of a dispatching stage (family modules must not redefine them)."""
     p.add_argument("--task_type", required=True, choices=TASK_TYPES)
