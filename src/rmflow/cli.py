@@ -27,6 +27,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "plot": ("rmflow.plot", "plot a best_of_n / weighted_vote CSV (PDF + PNG + legend)"),
     "analyze": ("rmflow.analysis.cli", "verifier metrics, uncertainty and length analyses"),
     "audit": ("rmflow.audit", "check the provenance of an artifact and its lineage"),
+    "provenance": ("rmflow.provenance", "record the provenance of a finished workflow job (used by the rules)"),
 }
 #: stages dispatching on --task_type: stage -> (help, {task family: module})
 DISPATCH: dict[str, tuple[str, dict[str, str]]] = {
