@@ -1,0 +1,214 @@
+"""Teacher critiques for gORM/gPRM SFT data, raw (as a teacher generates them) and preprocessed.
+
+A critique walks the solution steps, recomputing each displayed computation ``a op b = c`` and checking
+the stated option against the question's options, closes the reasoning with ``</think>`` and ends with
+the verdict of SPEC §3. :func:`teacher_completion` renders what a teacher generates after the prompt's
+``Let's verify step by step:`` prefix (SPEC §4.1); :func:`sft_critique` renders what ``rmflow preprocess``
+keeps from it (SPEC §4.2): ``"<think>\\nLet's verify step by step:"`` + the completion cut right after
+the gORM verdict (gORM) or the last step judgement (gPRM, plus the final ``Is the solution correct?`` line).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rmflow.chat_template import THINK_CLOSE, THINK_OPEN
+from rmflow.prompts import ORM_VERDICT, PRM_VERDICT, VERIFY_PREFIX
+from rmflow.synth.templates import OPS
+
+CRITIQUE_PREFIX = f"{THINK_OPEN}\n{VERIFY_PREFIX}"
+STEP_JUDGEMENT = "Step {i}: The step is \\boxed{{{word}}}"
+
+_COMPUTATION = re.compile(r"\b(plus|minus|times)\b[^:]*: (\d+) ([-+*]) (\d+) = (-?\d+)\.$")
+_BARE_COMPUTATION = re.compile(r"(\d+) ([-+*]) (\d+) = (-?\d+)\.?$")
+_ANSWER_STEP = re.compile(r"comes to (.+), which is option \(([A-Za-z])\)\.")
+_OPTION = re.compile(r"^([A-J])\. (.+)$", re.M)
+_SYMBOL = {word: sym for sym, word in OPS.items()}
+_VERB = {"plus": "add", "minus": "subtract", "times": "multiply"}
+_OK = ("is correct", "checks out", "is right")
+_GOOD_END = (
+    "Every step holds, so the solution is correct.",
+    "All steps check out.",
+    "The solution holds up.",
+)
+_BAD_END = (
+    "The error carries to the final answer.",
+    "So the final answer is wrong.",
+    "The solution fails here.",
+)
+
+
+# --------------------------------------------------------------------------- gold labels (SPEC §4.2 item 7)
+def gold_outcome(record: dict[str, Any]) -> int:
+    """gORM gold: +1 if parsed_answer == answer; if either is null, -1 if any step label is -1 else +1."""
+    parsed, answer = record.get("parsed_answer"), record.get("answer")
+    if parsed is None or answer is None:
+        return -1 if -1 in (record.get("labels") or []) else 1
+    return 1 if parsed == answer else -1
+
+
+def gold_steps(record: dict[str, Any]) -> list[int]:
+    """gPRM gold: +1 up to the first -1 step label, which is kept and ends the list."""
+    labels = list(record.get("labels") or [])
+    return labels[: labels.index(-1) + 1] if -1 in labels else labels
+
+
+# --------------------------------------------------------------------------- step judgements
+def _apply(a: int, op: str, b: int) -> int:
+    return a + b if op == "+" else a - b if op == "-" else a * b
+
+
+def judge_step(i: int, step: str, question: str, correct: bool, rng: random.Random) -> str:
+    """One line of reasoning about step ``i`` (1-based) reaching the judgement ``correct``."""
+    ok = rng.choice(_OK)
+    m = _COMPUTATION.search(step)
+    bare = _BARE_COMPUTATION.search(step)
+    if bare:
+        a, op, b, c = int(bare[1]), bare[2], int(bare[3]), int(bare[4])
+        if correct:
+            return f"Step {i}: {a} {op} {b} = {c} {ok}."
+        if m and _SYMBOL[m[1]] != op:
+            want = _SYMBOL[m[1]]
+            return f"Step {i} should {_VERB[m[1]]}: {a} {want} {b} = {_apply(a, want, b)}, not {c}."
+        if _apply(a, op, b) != c:
+            return f"Step {i}: {a} {op} {b} is {_apply(a, op, b)}, not {c}."
+        return f"Step {i}: {a} {op} {b} = {c} uses a wrong value."
+    ans = _ANSWER_STEP.search(step)
+    if ans:
+        value, letter = ans[1], ans[2]
+        if correct:
+            return f"Step {i}: {value} is option ({letter}), which {ok}."
+        options = dict(_OPTION.findall(question))
+        if letter not in options:
+            return f"Step {i} names option ({letter}), which is not among the options."
+        if options[letter] != value:
+            return f"Step {i}: option ({letter}) is {options[letter]}, not {value}."
+        return f"Step {i}: option ({letter}) rests on a wrong value."
+    return f"Step {i} {ok}." if correct else f"Step {i} is wrong."
+
+
+def _rng(variant: int | str) -> random.Random:
+    return random.Random(f"rmflow.synth.critique/{variant}")
+
+
+# --------------------------------------------------------------------------- gORM
+def _orm_body(record: dict[str, Any], verdict: int, rng: random.Random) -> str:
+    steps, labels = record["cot"], list(record.get("labels") or [])
+    if verdict == 1:
+        flagged = None
+    elif -1 in labels[: len(steps)]:
+        flagged = labels.index(-1)
+    else:
+        flagged = len(steps) - 1
+    lines = []
+    for k, step in enumerate(steps):
+        lines.append(judge_step(k + 1, step, record["question"], k != flagged, rng))
+        if k == flagged:
+            break
+    lines.append(rng.choice(_GOOD_END if flagged is None else _BAD_END))
+    word = "Yes" if verdict == 1 else "No"
+    return "\n" + "\n".join(lines) + f"\n{THINK_CLOSE}\n\n{ORM_VERDICT} {word}"
+
+
+# --------------------------------------------------------------------------- gPRM
+def _prm_body(record: dict[str, Any], verdict: Sequence[int], rng: random.Random) -> str:
+    steps = record["cot"]
+    if not verdict or len(verdict) > len(steps):
+        raise ValueError(f"gPRM verdict of {len(verdict)} judgements for {len(steps)} steps")
+    lines = [judge_step(k + 1, steps[k], record["question"], j == 1, rng) for k, j in enumerate(verdict)]
+    judged = "\n".join(
+        STEP_JUDGEMENT.format(i=k + 1, word="correct" if j == 1 else "incorrect")
+        for k, j in enumerate(verdict)
+    )
+    return "\n" + "\n".join(lines) + f"\n{THINK_CLOSE}\n\n{judged}"
+
+
+def _prm_final(verdict: Sequence[int]) -> str:
+    return f"{PRM_VERDICT} {'No' if -1 in verdict else 'Yes'}"
+
+
+# --------------------------------------------------------------------------- public API
+def teacher_completion(
+    record: dict[str, Any],
+    task_type: str,
+    verdict: int | Sequence[int],
+    *,
+    variant: int | str = 0,
+    tail: str = "",
+) -> str:
+    """A raw teacher completion (the text generated after ``Let's verify step by step:``).
+
+    ``verdict`` is the teacher's judgement: ±1 for gORM, the list of ±1 step judgements for gPRM (a run
+    of +1, optionally ended by one -1). gPRM completions end with ``\\n\\nIs the solution correct? X``
+    (which preprocess cuts off and re-adds); ``tail`` is appended verbatim, e.g. to exercise the cut.
+    """
+    rng = _rng(variant)
+    if task_type == "gORM":
+        return _orm_body(record, int(verdict), rng) + tail  # type: ignore[arg-type]
+    if task_type == "gPRM":
+        verdict = list(verdict)  # type: ignore[arg-type]
+        return _prm_body(record, verdict, rng) + f"\n\n{_prm_final(verdict)}" + tail
+    raise ValueError(f"no teacher critique for task type {task_type!r}")
+
+
+def sft_critique(
+    record: dict[str, Any], task_type: str, verdict: int | Sequence[int], *, variant: int | str = 0
+) -> str:
+    """The critique ``rmflow preprocess`` keeps from ``teacher_completion(record, task_type, verdict)``."""
+    rng = _rng(variant)
+    if task_type == "gORM":
+        return CRITIQUE_PREFIX + _orm_body(record, int(verdict), rng)  # type: ignore[arg-type]
+    if task_type == "gPRM":
+        verdict = list(verdict)  # type: ignore[arg-type]
+        return CRITIQUE_PREFIX + _prm_body(record, verdict, rng) + "\n" + _prm_final(verdict)
+    raise ValueError(f"no teacher critique for task type {task_type!r}")
+
+
+def sft_record(record: dict[str, Any], task_type: str, *, variant: int | str = 0) -> dict[str, Any]:
+    """The kept SFT record for a teacher that agrees with the gold label (SPEC §4.2 output format)."""
+    verdict: int | list[int] = gold_outcome(record) if task_type == "gORM" else gold_steps(record)
+    cot = record["cot"] if task_type == "gORM" else record["cot"][: len(verdict)]  # type: ignore[arg-type]
+    return {
+        "q_id": record["q_id"],
+        "question": record["question"],
+        "cot_id": record["cot_id"],
+        "cot": cot,
+        "critique": sft_critique(record, task_type, verdict, variant=variant),
+        "labels": verdict,
+    }
+
+
+def is_positive(record: dict[str, Any]) -> bool:
+    """gORM: label +1; gPRM: every judged step +1."""
+    labels = record["labels"]
+    return labels == 1 if isinstance(labels, int) else all(x == 1 for x in labels)
+
+
+def critique_set(
+    train: Iterable[dict[str, Any]], task_type: str, samples: int, key: str
+) -> list[dict[str, Any]]:
+    """SFT records for ``samples`` teacher critiques per CoT: deduplicated, balanced, shuffled.
+
+    Like preprocess, a critique already seen is dropped and the majority class (positives vs negatives)
+    is undersampled to the size of the minority. ``key`` seeds the phrasing and the sampling.
+    """
+    seen: set[str] = set()
+    records = []
+    for rec in train:
+        if not rec.get("labels") or not rec.get("cot"):
+            continue
+        for s in range(samples):
+            out = sft_record(rec, task_type, variant=f"{key}/{rec['q_id']}/{rec['cot_id']}/{s}")
+            if out["critique"] not in seen:
+                seen.add(out["critique"])
+                records.append(out)
+    rng = random.Random(f"rmflow.synth.balance/{key}")
+    pos = [r for r in records if is_positive(r)]
+    neg = [r for r in records if not is_positive(r)]
+    n = min(len(pos), len(neg)) or max(len(pos), len(neg))  # one class empty: nothing to balance
+    kept = (rng.sample(pos, n) if len(pos) > n else pos) + (rng.sample(neg, n) if len(neg) > n else neg)
+    rng.shuffle(kept)
+    return kept
