@@ -389,7 +389,7 @@ def run(args: argparse.Namespace) -> None:
 def write_mini_corpus(
     corpus_dir: str | Path, categories: tuple[str, ...] = ("math", "law"), questions: int = 12, seed: int = 0
 ) -> Path:
-    """Write a small learnable arithmetic corpus in the ``rmflow synth`` layout (for tests and smoke runs).
+    """Write a small arithmetic corpus in the ``rmflow synth`` layout (for tests and smoke runs).
 
     ``{train,train_gORM,train_gPRM,test}/{category}.jsonl``: each question asks for a sum; a correct
     CoT states the right total, a wrong one states a wrong total from its second step on.

@@ -1,0 +1,266 @@
+"""``rmflow reward --task_type dORM|dPRM``: P(+) at every step tag of every test CoT (SPEC §4.6).
+
+Writes ``OUT/{category}_reward.json`` = ``[{q_id, cot_ids, rewards: [[P(+) per step] per CoT]}]`` in
+test-set order. The model is a full causal-LM directory or a LoRA adapter (local or hub id), merged
+into its base at load time. Only the decoder body runs; the final-norm hidden states at the step tags
+are projected on the two LM-head rows (``-``, ``+``), never on the full vocabulary. Sequences are
+left-padded, batched by length. Questions are scored in chunks saved with
+:class:`rmflow.chunks.ChunkStore`, so a killed run resumes; under ``accelerate launch`` the chunks
+are shared round-robin across processes and rank 0 writes the file (the same bytes as one process).
+A category whose reward file exists is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rmflow.categories import resolve_categories
+from rmflow.chunks import ChunkStore, split
+from rmflow.data import is_local, load_records, validate_records
+from rmflow.discriminative import add_once
+from rmflow.discriminative.features import encode_cot, special_ids
+from rmflow.errors import UserError
+from rmflow.io import write_json
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 8
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+def add_arguments(group: Any) -> None:
+    """dORM/dPRM-only scoring flags (the common ones come from ``rmflow.cli``)."""
+    add_once(
+        group,
+        "--chunk_questions",
+        type=int,
+        default=64,
+        help="questions per resumable chunk (default 64)",
+    )
+    add_once(
+        group,
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="weights dtype: auto = bfloat16 on GPUs that support it, else float32",
+    )
+    add_once(group, "--base_model", default=None, help="override the adapter's base_model_name_or_path")
+
+
+# --------------------------------------------------------------------------- model loading
+def adapter_config(model_id: str, revision: str | None = None) -> dict[str, Any] | None:
+    """``adapter_config.json`` of a LoRA adapter (local directory or hub id), or None for a full model."""
+    local = Path(model_id)
+    if local.is_dir():
+        path = local / "adapter_config.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        path = hf_hub_download(model_id, "adapter_config.json", revision=revision)
+    except EntryNotFoundError:
+        return None
+    except Exception as exc:  # network, auth, missing repo
+        raise UserError(f"--model_id {model_id}: cannot reach the model: {exc}") from None
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def resolve_dtype(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if bf16 else torch.float32
+    return getattr(torch, name)
+
+
+def load_scorer(
+    model_id: str, revision: str | None = None, dtype: str = "auto", base_model: str | None = None
+) -> tuple[Any, Any]:
+    """Model (adapter merged) and tokenizer of a dORM/dPRM checkpoint, in eval mode on CPU."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = resolve_dtype(dtype)
+    adapter = adapter_config(model_id, revision)
+    try:
+        if adapter is None:
+            model = AutoModelForCausalLM.from_pretrained(model_id, revision=revision, dtype=torch_dtype)
+            base = model_id
+        else:
+            from peft import PeftModel
+
+            base = base_model or adapter.get("base_model_name_or_path")
+            if not base:
+                raise UserError(f"{model_id}: adapter_config.json names no base_model_name_or_path")
+            log.info("LoRA adapter %s on base %s (merged at load time)", model_id, base)
+            model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
+            model = PeftModel.from_pretrained(model, model_id, revision=revision).merge_and_unload()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
+        except (OSError, ValueError):
+            tokenizer = AutoTokenizer.from_pretrained(base)
+    except OSError as exc:
+        raise UserError(f"--model_id {model_id}: cannot load: {exc}") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.eval(), tokenizer
+
+
+# --------------------------------------------------------------------------- scoring
+def score_cots(
+    model: Any,
+    tokenizer: Any,
+    cots: Sequence[tuple[str, Sequence[str]]],
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[list[float]]:
+    """P(+) at each step tag of each ``(question, steps)``; batches of similar length, left padding."""
+    import torch
+
+    from rmflow.discriminative.heads import decoder_hidden, head_rows, pad_batch, two_way_logits
+
+    ids = special_ids(tokenizer)
+    weight, bias = head_rows(model, ids)
+    device = weight.device
+    encoded = [encode_cot(tokenizer, q, steps) for q, steps in cots]
+    scores: list[list[float]] = [[] for _ in encoded]
+    todo = sorted(
+        (i for i, e in enumerate(encoded) if e.tag_positions), key=lambda i: -len(encoded[i].input_ids)
+    )
+    if progress and len(todo) < len(encoded):
+        progress(len(encoded) - len(todo))  # CoTs without steps score []
+    with torch.inference_mode():
+        for batch in split(todo, max(1, batch_size)):
+            seqs = [encoded[i].input_ids for i in batch]
+            padded = pad_batch(seqs, tokenizer.pad_token_id, "left")
+            width = padded["input_ids"].shape[1]
+            hidden = decoder_hidden(
+                model, padded["input_ids"].to(device), padded["attention_mask"].to(device)
+            )
+            rows, cols = [], []
+            for b, i in enumerate(batch):
+                offset = width - len(encoded[i].input_ids)
+                rows.extend([b] * len(encoded[i].tag_positions))
+                cols.extend(offset + p for p in encoded[i].tag_positions)
+            at_tags = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+            probs = torch.softmax(two_way_logits(at_tags, weight, bias), dim=-1)[:, 1].tolist()
+            start = 0
+            for i in batch:
+                n = len(encoded[i].tag_positions)
+                scores[i] = probs[start : start + n]
+                start += n
+            if progress:
+                progress(len(batch))
+    return scores
+
+
+def score_records(
+    model: Any,
+    tokenizer: Any,
+    records: Sequence[dict[str, Any]],
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Reward records of test records: ``{q_id, cot_ids, rewards}`` in the same order."""
+    flat = [(rec["question"], cot) for rec in records for cot in rec["cots"]]
+    scores = score_cots(model, tokenizer, flat, batch_size, progress)
+    out, start = [], 0
+    for rec in records:
+        n = len(rec["cots"])
+        out.append(
+            {"q_id": rec["q_id"], "cot_ids": list(rec["cot_ids"]), "rewards": scores[start : start + n]}
+        )
+        start += n
+    return out
+
+
+# --------------------------------------------------------------------------- stage
+def reward_category(
+    model_loader: Callable[[], tuple[Any, Any]],
+    data_path: str,
+    category: str,
+    out: Path,
+    batch_size: int,
+    chunk_questions: int,
+    fingerprint: dict[str, Any],
+    revision: str | None = None,
+) -> Path:
+    """Score one category into ``out/{category}_reward.json`` (resumable; shared across processes)."""
+    from accelerate import PartialState
+    from tqdm import tqdm
+
+    state = PartialState()
+    final = out / f"{category}_reward.json"
+    records = load_records(data_path, category, "test", revision)
+    chunks = split(records, chunk_questions)
+    work = out / ".chunks"
+    if state.is_main_process:  # drops stale chunks once, before anyone writes
+        ChunkStore(work, category, {**fingerprint, "category": category})
+    state.wait_for_everyone()
+    store = ChunkStore(work, category, {**fingerprint, "category": category})
+    mine = [
+        i for i in range(len(chunks)) if i % state.num_processes == state.process_index and not store.done(i)
+    ]
+    reused = sum(store.done(i) for i in range(len(chunks)))
+    if reused:
+        log.info("%s: reusing %d of %d finished chunks", category, reused, len(chunks))
+    if mine:
+        model, tokenizer = model_loader()
+        total = sum(len(c) for i in mine for c in (r["cots"] for r in chunks[i]))
+        with tqdm(total=total, desc=f"{category} [{state.process_index}]", unit="cot", leave=False) as bar:
+            for i in mine:
+                store.save(i, score_records(model, tokenizer, chunks[i], batch_size, bar.update))
+    state.wait_for_everyone()
+    if state.is_main_process:
+        merged = store.load_all(len(chunks))
+        validate_records("reward", merged, final)
+        write_json(final, merged)
+        store.clear()
+        log.info("%s: wrote %s (%d questions)", category, final, len(merged))
+    state.wait_for_everyone()
+    return final
+
+
+def run(args: argparse.Namespace) -> None:
+    from accelerate import PartialState
+
+    if not args.data_path or not args.model_id:
+        raise UserError("--data_path and --model_id are required")
+    if args.chunk_questions < 1:
+        raise UserError("--chunk_questions must be at least 1")
+    state = PartialState()
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    batch = args.per_device_batch_size or DEFAULT_BATCH
+    cache: dict[str, tuple[Any, Any]] = {}
+
+    def loader() -> tuple[Any, Any]:
+        if "m" not in cache:
+            model, tok = load_scorer(args.model_id, args.revision, args.dtype, args.base_model)
+            cache["m"] = (model.to(state.device), tok)
+        return cache["m"]
+
+    fingerprint = {
+        "task_type": args.task_type,
+        "model_id": str(Path(args.model_id).resolve()) if is_local(args.model_id) else args.model_id,
+        "base_model": args.base_model,
+        "data_path": str(Path(args.data_path).resolve()) if is_local(args.data_path) else args.data_path,
+        "revision": args.revision,
+        "dtype": args.dtype,
+        "batch_size": batch,
+        "chunk_questions": args.chunk_questions,
+    }
+    for cat in resolve_categories(args.category, args.data_path):
+        final = out / f"{cat}_reward.json"
+        if final.exists():
+            log.info("%s: %s exists, skipped", cat, final)
+            continue
+        reward_category(
+            loader, args.data_path, cat, out, batch, args.chunk_questions, fingerprint, args.revision
+        )
