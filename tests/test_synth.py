@@ -23,6 +23,7 @@ from rmflow.synth import KINDS, TEST_QID_OFFSET, make_test_records, make_train_r
 from rmflow.synth.cots import parse_answer
 from rmflow.synth.critiques import (
     CRITIQUE_PREFIX,
+    generated_record,
     gold_outcome,
     gold_steps,
     sft_critique,
@@ -329,6 +330,19 @@ def test_teacher_completion_matches_preprocess(data: dict, task: str) -> None:
                     final = f"\n{PRM_VERDICT} {'No' if -1 in verdict else 'Yes'}"
                     assert expected == CRITIQUE_PREFIX + _cut_prm(raw) + final
                     assert _judgements(raw) == list(verdict)
+
+
+def test_generated_records_validate(data: dict) -> None:
+    train = data["train"]["economics"]
+    for task in ("gORM", "gPRM"):
+        verdicts = [gold_outcome(r) if task == "gORM" else gold_steps(r) for r in train]
+        gen = [
+            generated_record(r, task, v, variant=i)
+            for i, (r, v) in enumerate(zip(train, verdicts, strict=True))
+        ]
+        validate_records("generated", gen, "generated")
+        for i, (g, r, v) in enumerate(zip(gen, train, verdicts, strict=True)):
+            assert g == {**r, "critique": teacher_completion(r, task, v, variant=i)}
 
 
 def test_critiques_per_cot(tmp_path: Path) -> None:

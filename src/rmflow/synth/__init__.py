@@ -28,7 +28,13 @@ from rmflow.data import validate_records
 from rmflow.errors import UserError
 from rmflow.io import write_json, write_jsonl
 from rmflow.synth.cots import sample_cot
-from rmflow.synth.critiques import critique_set, sft_critique, sft_record, teacher_completion
+from rmflow.synth.critiques import (
+    critique_set,
+    generated_record,
+    sft_critique,
+    sft_record,
+    teacher_completion,
+)
 from rmflow.synth.problems import Problem, make_problem
 from rmflow.synth.stats import cot_stats, critique_stats, voting_stats
 
@@ -38,6 +44,7 @@ __all__ = [
     "make_train_records",
     "make_test_records",
     "teacher_completion",
+    "generated_record",
     "sft_critique",
     "sft_record",
 ]

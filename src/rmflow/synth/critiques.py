@@ -154,6 +154,18 @@ def teacher_completion(
     raise ValueError(f"no teacher critique for task type {task_type!r}")
 
 
+def generated_record(
+    record: dict[str, Any],
+    task_type: str,
+    verdict: int | Sequence[int],
+    *,
+    variant: int | str = 0,
+    tail: str = "",
+) -> dict[str, Any]:
+    """A ``generated`` record (SPEC §4.1): the train record plus the raw teacher completion."""
+    return {**record, "critique": teacher_completion(record, task_type, verdict, variant=variant, tail=tail)}
+
+
 def sft_critique(
     record: dict[str, Any], task_type: str, verdict: int | Sequence[int], *, variant: int | str = 0
 ) -> str:
