@@ -1,0 +1,28 @@
+# Backbones built locally (the tiny Qwen2-style model of the default config). Hub backbones need no rule.
+
+
+rule init_backbone:
+    """Build and pre-train a tiny backbone on the synthetic corpus (`backbones.NAME.build`)."""
+    input:
+        synth_dirs,
+    output:
+        directory(f"{RESULTS}/backbones/{{backbone}}"),
+    wildcard_constraints:
+        backbone=any_of(built_backbones()),
+    params:
+        cfg=lambda wc: canonical({"build": backbone(wc.backbone)["build"]}),
+        flags=lambda wc: flags(backbone(wc.backbone)["build"]),
+    threads: lambda wc: resources("init_backbone")["cpus_per_task"]
+    resources:
+        gpu=lambda wc: resources("init_backbone")["gpu"],
+        cpus_per_task=lambda wc: resources("init_backbone")["cpus_per_task"],
+        mem_mb=lambda wc: resources("init_backbone")["mem_mb"],
+        runtime=lambda wc: resources("init_backbone")["runtime"],
+    log:
+        f"logs/backbones/{{backbone}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/backbones/{{backbone}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        stage("init_backbone", f"{RMFLOW} init-backbone --output_dir {{output}} --corpus_dir {SYNTH_DIR} {{params.flags}}")

@@ -1,0 +1,53 @@
+# Best-of-N / weighted-vote tables (SPEC §4.8) and their plots (SPEC §4.9).
+
+rule evaluate:
+    """Best-of-N and weighted-vote accuracies (mean/std over runs) for MV, every reward model, Pass@N."""
+    input:
+        data=lambda wc: dataset_dir("test"),
+        rewards=[reward_dir(n) for n in MODELS],
+    output:
+        best_of_n=report(
+            f"{EVAL_DIR}/best_of_n.csv", caption="../workflow/report/table.rst", category="Tables"
+        ),
+        weighted_vote=report(
+            f"{EVAL_DIR}/weighted_vote.csv", caption="../workflow/report/table.rst", category="Tables"
+        ),
+    params:
+        cfg=lambda wc: evaluation_params(),
+        flags=lambda wc: evaluation_flags(),
+    log:
+        "logs/evaluate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate.tsv"
+    conda:
+        "../envs/light.yaml"
+    shell:
+        stage(
+            "evaluate",
+            f"{RMFLOW} evaluate --data_path {{input.data}} --output_dir {EVAL_DIR} --category {CATEGORY} "
+            "{params.flags}"
+        )
+
+
+rule plot:
+    """One panel per category (Overall first), x = N on a log2 axis, plus a separate legend."""
+    input:
+        f"{EVAL_DIR}/{{table}}.csv",
+    output:
+        pdf=f"{PLOT_DIR}/{{table}}.pdf",
+        png=report(f"{PLOT_DIR}/{{table}}.png", caption="../workflow/report/plot.rst", category="Plots"),
+        legend_pdf=f"{PLOT_DIR}/{{table}}_legend.pdf",
+        legend_png=f"{PLOT_DIR}/{{table}}_legend.png",
+    wildcard_constraints:
+        table="|".join(TABLES),
+    params:
+        cfg=lambda wc: canonical({"plot": config.get("plot", {})}),
+        flags=lambda wc: flags(config.get("plot", {})),
+    log:
+        f"logs/plot/{{table}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot/{{table}}.tsv"
+    conda:
+        "../envs/light.yaml"
+    shell:
+        stage("plot", f"{RMFLOW} plot --input_file {{input}} --output_file {PLOT_DIR}/{{wildcards.table}} {{params.flags}}")

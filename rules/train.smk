@@ -1,0 +1,40 @@
+# Reward-model training (SPEC §4.4-4.5): one job per reward model with a `train:` source.
+
+
+rule train_rm:
+    """Train a reward model (d*: token-classification LoRA; g*: SFT LoRA) from a preset."""
+    input:
+        data=lambda wc: train_data_dir(wc.model),
+        backbone=lambda wc: backbone_input(model(wc.model)["train"]["backbone"]),
+    output:
+        report(
+            directory(f"{RESULTS}/checkpoints/{{model}}"),
+            patterns=["rmflow_train.json"],
+            caption="../workflow/report/train.rst",
+            category="Training",
+            subcategory="{model}",
+        ),
+    wildcard_constraints:
+        model=any_of(models_with("train")),
+    params:
+        cfg=lambda wc: train_params(wc.model),
+        flags=lambda wc: train_flags(wc.model),
+        task_type=lambda wc: model(wc.model)["task_type"],
+    threads: resource("train", "cpus_per_task", "train")
+    resources:
+        gpu=resource("train", "gpu", "train"),
+        cpus_per_task=resource("train", "cpus_per_task", "train"),
+        mem_mb=resource("train", "mem_mb", "train"),
+        runtime=resource("train", "runtime", "train"),
+    log:
+        f"logs/train/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{model}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        stage(
+            "train_rm",
+            f"bash {LAUNCH} {{resources.gpu}} train --task_type {{params.task_type}} --data_path {{input.data}} "
+            f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
+        )

@@ -1,0 +1,276 @@
+"""Provenance records: what produced an artifact, from what, with which settings and software.
+
+Every workflow output gets ``<output>.prov.json`` next to it (written atomically by
+``rmflow provenance`` after the stage succeeded). A record holds the producing rule, its config slice
+(``params``), the sha256 of each input and output (directories: a hash of the sorted file tree), the
+pipeline's git commit, package versions, resolved hub revisions, host and start/end time. Paths in a
+record are relative to the record's own directory, so a copied results tree still resolves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rmflow.errors import UserError
+from rmflow.io import write_json
+
+FORMAT = 1
+SUFFIX = ".prov.json"
+#: files inside directory artifacts that are bookkeeping, not content
+IGNORED_NAMES = frozenset({".snakemake_timestamp"})
+PACKAGES = (
+    "rmflow",
+    "numpy",
+    "datasets",
+    "huggingface_hub",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "accelerate",
+    "tokenizers",
+    "vllm",
+    "matplotlib",
+    "snakemake",
+)
+_CHUNK = 1 << 20
+
+
+# --------------------------------------------------------------------------- hashing
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _tree_files(root: Path) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            if name in IGNORED_NAMES or name.endswith(SUFFIX) or (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            files.append(Path(dirpath) / name)
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def digest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``{type, sha256, files, bytes}`` of a file or directory tree; None when it does not exist.
+
+    A directory's hash covers each file's relative path and content hash, in sorted order, so it is
+    independent of mtimes, inode order and the directory's location.
+    """
+    path = Path(path)
+    if path.is_file():
+        return {"type": "file", "sha256": file_sha256(path), "files": 1, "bytes": path.stat().st_size}
+    if path.is_dir():
+        h = hashlib.sha256()
+        size = 0
+        files = _tree_files(path)
+        for f in files:
+            h.update(f"{f.relative_to(path).as_posix()}\0{file_sha256(f)}\n".encode())
+            size += f.stat().st_size
+        return {"type": "dir", "sha256": h.hexdigest(), "files": len(files), "bytes": size}
+    return None
+
+
+# --------------------------------------------------------------------------- environment
+def git_state(cwd: str | os.PathLike[str] = ".") -> dict[str, Any]:
+    """Commit and dirty flag of the pipeline checkout (None when not a git checkout)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=True
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
+    """Installed versions (from package metadata: nothing is imported)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- hub revisions
+def hub_revisions(params: Any, outputs: Iterable[Path], resolve: bool = True) -> list[dict[str, Any]]:
+    """Hub sources of a job: exported datasets (their ``source.json``) and hub models named in params.
+
+    ``params`` entries ``{"model"|"checkpoint": ID, "revision": R}`` are resolved to a commit when
+    ``resolve`` is set and the hub answers (else recorded as requested).
+    """
+    found: list[dict[str, Any]] = []
+    for out in outputs:
+        src = Path(out) / "source.json"
+        if src.is_file():
+            try:
+                info = json.loads(src.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+            if info.get("resolved_revision") or not Path(str(info.get("source", ""))).exists():
+                found.append(
+                    {
+                        "id": info.get("source"),
+                        "type": "dataset",
+                        "revision": info.get("revision"),
+                        "resolved": info.get("resolved_revision"),
+                    }
+                )
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("model", "checkpoint"):
+                ident = node.get(key)
+                if isinstance(ident, str) and not Path(ident).exists() and "/" in ident:
+                    found.append(
+                        {
+                            "id": ident,
+                            "type": "model",
+                            "revision": node.get("revision"),
+                            "resolved": _resolve(ident, node.get("revision")) if resolve else None,
+                        }
+                    )
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(params)
+    return found
+
+
+def _resolve(ident: str, revision: str | None) -> str | None:
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+        return None
+    from rmflow.data import resolve_revision
+
+    return resolve_revision(ident, revision, repo_type="model")
+
+
+# --------------------------------------------------------------------------- records
+def record_path(artifact: str | os.PathLike[str]) -> Path:
+    """Where the provenance record of ``artifact`` lives: ``<artifact>.prov.json``."""
+    artifact = Path(artifact)
+    return artifact.parent / (artifact.name.rstrip("/") + SUFFIX)
+
+
+def _rel(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(Path(path).absolute(), base.absolute())).as_posix()
+
+
+def build_record(
+    rule: str,
+    params: Any,
+    inputs: Iterable[str | os.PathLike[str]],
+    outputs: Iterable[str | os.PathLike[str]],
+    started: str | None = None,
+    resolve_hub: bool = True,
+) -> dict[str, Any]:
+    """The location-independent part of a record (hashes keyed by path as given)."""
+    inputs = [Path(p) for p in inputs]
+    outputs = [Path(p) for p in outputs]
+    missing = [str(p) for p in outputs if not p.exists()]
+    if missing:
+        raise UserError(f"provenance for rule {rule}: output {missing[0]} does not exist")
+    return {
+        "format": FORMAT,
+        "rule": rule,
+        "params": params,
+        "inputs": {str(p): digest(p) for p in inputs},
+        "outputs": {str(p): digest(p) for p in outputs},
+        "hub": hub_revisions(params, outputs, resolve=resolve_hub),
+        "git": git_state(),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+        "started": started,
+        "finished": _now(),
+    }
+
+
+def write_records(record: dict[str, Any]) -> list[Path]:
+    """Write ``<output>.prov.json`` for every output, with paths relative to each record's directory."""
+    written = []
+    for out in record["outputs"]:
+        target = record_path(out)
+        base = target.parent
+        local = dict(record)
+        local["artifact"] = _rel(Path(out), base)
+        local["inputs"] = {_rel(Path(p), base): d for p, d in record["inputs"].items()}
+        local["outputs"] = {_rel(Path(p), base): d for p, d in record["outputs"].items()}
+        write_json(target, local, indent=2)
+        written.append(target)
+    return written
+
+
+def record(
+    rule: str,
+    params: Any,
+    inputs: Iterable[str | os.PathLike[str]],
+    outputs: Iterable[str | os.PathLike[str]],
+    started: str | None = None,
+    resolve_hub: bool = True,
+) -> list[Path]:
+    """Hash inputs and outputs of a finished job and write its provenance records."""
+    return write_records(build_record(rule, params, inputs, outputs, started, resolve_hub))
+
+
+def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a record file; a broken one is a UserError naming it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable provenance record ({exc})") from None
+    if not isinstance(data, dict) or "outputs" not in data or "inputs" not in data:
+        raise UserError(f"{path}: not a provenance record (no inputs/outputs)")
+    return data
+
+
+# --------------------------------------------------------------------------- CLI
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rule", required=True, help="name of the producing rule")
+    p.add_argument("--params", default="null", help="the rule's config slice as JSON")
+    p.add_argument("--started", default=None, help="start time (ISO 8601, UTC)")
+    p.add_argument("--input", nargs="*", default=[], help="input files / directories")
+    p.add_argument("--output", nargs="+", required=True, help="output files / directories")
+    p.add_argument("--no-resolve", dest="resolve", action="store_false", help="do not ask the hub for commits")
+
+
+def run(args: argparse.Namespace) -> None:
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--params is not valid JSON: {exc}") from None
+    inputs = [p for p in args.input if p]
+    for path in record(args.rule, params, inputs, args.output, args.started, args.resolve):
+        print(f"provenance: {path}")
