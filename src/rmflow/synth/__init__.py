@@ -68,9 +68,23 @@ def _rng(seed: int, *parts: object) -> random.Random:
     return random.Random("rmflow.synth/" + "/".join(map(str, (seed, *parts))))
 
 
+#: golden-ratio and silver-ratio steps: low-discrepancy sequences of difficulty quantiles
+_STEPS = (0.6180339887498949, 0.41421356237309503)
+
+
+def strata(seed: int, category: str, split: str, n: int) -> list[tuple[float, float]]:
+    """Difficulty quantiles of the first ``n`` questions: evenly spread for every prefix of a split."""
+    rng = _rng(seed, category, split, "strata")
+    start = (rng.random(), rng.random())
+    return [((start[0] + i * _STEPS[0]) % 1.0, (start[1] + i * _STEPS[1]) % 1.0) for i in range(n)]
+
+
 def problems(seed: int, category: str, split: str, n: int) -> list[Problem]:
     """The first ``n`` questions of a split (``train`` or ``test``) of ``category``."""
-    return [make_problem(category, _rng(seed, category, split, i)) for i in range(n)]
+    return [
+        make_problem(category, _rng(seed, category, split, i), strata=q)
+        for i, q in enumerate(strata(seed, category, split, n))
+    ]
 
 
 def make_train_records(seed: int, category: str, n_questions: int, n_cots: int) -> list[dict[str, Any]]:

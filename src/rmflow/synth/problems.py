@@ -141,8 +141,17 @@ def _misconception_strength(u: float, rng: random.Random) -> float:
     return 0.85 + 0.12 * rng.random()
 
 
-def make_problem(category: str, rng: random.Random, template: Template | None = None) -> Problem:
-    """Draw a template of ``category`` (unless given), its values, error paths, options and difficulty."""
+def make_problem(
+    category: str,
+    rng: random.Random,
+    template: Template | None = None,
+    strata: tuple[float, float] | None = None,
+) -> Problem:
+    """Draw a template of ``category`` (unless given), its values, error paths, options and difficulty.
+
+    ``strata`` (two numbers in [0, 1)) fix the difficulty quantiles (misconception class, skill) instead
+    of drawing them, so that a split's questions can cover the difficulty range evenly.
+    """
     templates = TEMPLATES[category]
     chosen = template
     for _ in range(_TRIES):
@@ -167,8 +176,7 @@ def make_problem(category: str, rng: random.Random, template: Template | None = 
             continue
         options = [correct.final, systematic.final] + [p.final for ps in per_step for p in ps]
         rng.shuffle(options)
-        skill = rng.betavariate(1.5, 1.5)
-        trap = rng.random()
+        trap, skill = strata if strata is not None else (rng.random(), rng.random())
         return Problem(
             template=template,
             values=values,
@@ -177,7 +185,7 @@ def make_problem(category: str, rng: random.Random, template: Template | None = 
             random_paths=tuple(tuple(ps) for ps in per_step),
             options=tuple(options),
             skill=skill,
-            p_random=0.02 + 0.3 * (1.0 - skill) ** 1.5,
+            p_random=0.02 + 0.3 * (1.0 - skill) ** 1.5,  # skill: a quantile in [0, 1)
             p_systematic=_misconception_strength(trap, rng),
         )
     raise RuntimeError(f"category {category}: could not build a problem in {_TRIES} tries")
