@@ -61,7 +61,11 @@ def _tree_files(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in filenames:
-            if name in IGNORED_NAMES or name.endswith(SUFFIX) or (name.startswith(".") and name.endswith(".tmp")):
+            if (
+                name in IGNORED_NAMES
+                or name.endswith(SUFFIX)
+                or (name.startswith(".") and name.endswith(".tmp"))
+            ):
                 continue
             files.append(Path(dirpath) / name)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
@@ -263,7 +267,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--started", default=None, help="start time (ISO 8601, UTC)")
     p.add_argument("--input", nargs="*", default=[], help="input files / directories")
     p.add_argument("--output", nargs="+", required=True, help="output files / directories")
-    p.add_argument("--no-resolve", dest="resolve", action="store_false", help="do not ask the hub for commits")
+    p.add_argument(
+        "--no-resolve", dest="resolve", action="store_false", help="do not ask the hub for commits"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
