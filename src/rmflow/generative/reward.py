@@ -1,0 +1,191 @@
+"""``rmflow reward --task_type gORM|gPRM``: sampled-verdict rewards for every test CoT (SPEC §4.7).
+
+For each CoT the ORM/PRM prompt is chat-templated, ``Let's verify step by step:`` appended, and
+``--n_samples`` critiques sampled, stopping at either verdict string (kept). A sample's reward is
+P(Yes) at its last generated token from the raw top-``--logprobs`` logprobs (plus the sampled token):
+``e^lp(Yes) / (e^lp(Yes) + e^lp(No))`` over the last token ids of ``" Yes"`` / ``" No"``; only Yes
+present -> 1.0, only No -> 0.0, neither or no verdict string -> NaN. Output per category:
+``OUT/{cat}_reward.json`` = ``[{q_id, cot_ids, rewards: [[P(Yes) per sample] per cot]}]`` with NaN
+literals as in the published files; a category whose file exists is skipped. ``OUT/nan_counts.json``
+counts NaN samples per category; ``OUT/reward_meta.json`` records settings and throughput.
+Published adapters are loaded on their ``base_model_name_or_path`` (merged for transformers, served as
+LoRA by vLLM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from rmflow.categories import resolve_categories
+from rmflow.data import load_records
+from rmflow.discriminative import add_once
+from rmflow.errors import UserError
+from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, token_id, uses_thinking_switch
+from rmflow.generative.runner import SamplingStage, execute
+from rmflow.generative.verdict import sample_reward, stop_strings
+from rmflow.io import write_json
+from rmflow.prompts import generation_prompt, task_prompt
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(group: Any) -> None:
+    """gORM/gPRM-only flags (the common ones come from ``rmflow.cli``)."""
+    group.add_argument("--backend", default="auto", choices=BACKENDS, help="auto: vllm on GPU if installed")
+    group.add_argument("--n_samples", type=int, default=10, help="sampled critiques per CoT")
+    group.add_argument("--temperature", type=float, default=0.6)
+    group.add_argument("--top_p", type=float, default=1.0)
+    group.add_argument("--top_k", type=int, default=0, help="<= 0: off")
+    group.add_argument("--min_p", type=float, default=0.0)
+    group.add_argument("--max_tokens", type=int, default=8192, help="generated tokens per critique")
+    group.add_argument("--logprobs", type=int, default=20, help="top-k logprobs read at the verdict token")
+    group.add_argument("--tensor_parallel_size", type=int, default=1, help="GPUs per vLLM engine")
+    group.add_argument("--chunk_size", type=int, default=0, help="CoTs per resumable chunk (0: automatic)")
+    group.add_argument("--max_model_len", type=int, default=None, help="vLLM context length")
+    # Same meaning in both families (defined once, by whichever family module runs first).
+    add_once(group, "--dtype", choices=("auto", "bfloat16", "float16", "float32"), default="auto")
+    add_once(group, "--base_model", default=None, help="override the adapter's base_model_name_or_path")
+
+
+def build_prompts(task_type: str, category: str, records: list[dict[str, Any]], tokenizer: Any) -> list[str]:
+    """One prompt (chat template + verify prefix) per test CoT, question-major."""
+    qwen3 = uses_thinking_switch(tokenizer)
+    return [
+        generation_prompt(tokenizer, task_prompt(task_type, category, rec["question"], cot), qwen3)
+        for rec in records
+        for cot in rec["cots"]
+    ]
+
+
+class Summarizer:
+    """Sample -> ``[reward, has verdict string, generated tokens]`` (what chunk files keep)."""
+
+    def __init__(self, task_type: str, tokenizer: Any):
+        self.task_type = task_type
+        self.stops = stop_strings(task_type)
+        self.yes, self.no = token_id(tokenizer, " Yes"), token_id(tokenizer, " No")
+
+    def __call__(self, sample: Sample) -> list[Any]:
+        reward = sample_reward(sample.text, sample.last_logprobs, self.task_type, self.yes, self.no)
+        verdict = any(s in sample.text for s in self.stops)
+        return [reward, verdict, len(sample.token_ids)]
+
+
+def nan_summary(results: list[list[list[Any]]]) -> dict[str, Any]:
+    """NaN counts of one category from its ``[reward, verdict, tokens]`` sample summaries."""
+    samples = [s for per_cot in results for s in per_cot]
+    nan = sum(1 for r, _, _ in samples if r is None or math.isnan(r))
+    no_verdict = sum(1 for _, v, _ in samples if not v)
+    return {
+        "samples": len(samples),
+        "nan": nan,
+        "nan_rate": nan / len(samples) if samples else 0.0,
+        "no_verdict": no_verdict,
+        "verdict_token_missing": nan - no_verdict,
+        "mean_generated_tokens": sum(t for _, _, t in samples) / len(samples) if samples else 0.0,
+    }
+
+
+def assemble(records: list[dict[str, Any]], results: list[list[list[Any]]]) -> list[dict[str, Any]]:
+    """Reward records in test-set order from per-CoT sample summaries (question-major)."""
+    it = iter(results)
+    return [
+        {
+            "q_id": rec["q_id"],
+            "cot_ids": list(rec["cot_ids"]),
+            "rewards": [[float(s[0]) for s in next(it)] for _ in rec["cots"]],
+        }
+        for rec in records
+    ]
+
+
+class RewardStage(SamplingStage):
+    """Sampled-verdict scoring of every test CoT."""
+
+    def spec(self) -> SamplingSpec:
+        a = self.args
+        return SamplingSpec(
+            n=a.n_samples,
+            temperature=a.temperature,
+            top_p=a.top_p,
+            top_k=a.top_k,
+            min_p=a.min_p,
+            max_tokens=a.max_tokens,
+            stop=tuple(stop_strings(a.task_type)),
+            logprobs=a.logprobs,
+            seed=a.seed,
+        )
+
+    def records(self, category: str) -> list[dict[str, Any]]:
+        return load_records(self.args.data_path, category, "test", self.args.revision)
+
+    def done(self, category: str) -> bool:
+        return (self.out / f"{category}_reward.json").exists()
+
+    def prompts(self, tokenizer: Any, category: str) -> list[str]:
+        return build_prompts(self.args.task_type, category, self.records(category), tokenizer)
+
+    def summarizer(self, tokenizer: Any) -> Summarizer:
+        return Summarizer(self.args.task_type, tokenizer)
+
+    def fingerprint(self) -> dict[str, Any]:
+        a = self.args
+        return {
+            "model": a.model_id,
+            "base_model": a.base_model,
+            "revision": a.revision,
+            "data": str(a.data_path),
+            "task_type": a.task_type,
+            "dtype": a.dtype,
+        }
+
+    def write(self, category: str, results: list[Any], stats: dict[str, Any]) -> None:
+        rewards = assemble(self.records(category), results)
+        write_json(self.out / f"{category}_reward.json", rewards)
+        nan_path, meta_path = self.out / "nan_counts.json", self.out / "reward_meta.json"
+        nan_counts = _read_json(nan_path)
+        c = nan_counts[category] = nan_summary(results)
+        write_json(nan_path, nan_counts, indent=2)
+        meta = _read_json(meta_path)
+        meta.update(
+            task_type=self.args.task_type,
+            model_id=self.args.model_id,
+            data_path=str(self.args.data_path),
+            revision=self.args.revision,
+            backend=self.resolved_backend,
+            sampling=self.spec().to_dict(),
+            logprobs="raw (before temperature): top-k plus the sampled token, at the last generated token",
+        )
+        if stats.get("seconds"):
+            meta.setdefault("throughput", {})[category] = {
+                **stats,
+                "samples_per_s": stats["samples"] / stats["seconds"],
+                "tokens_per_s": stats["tokens"] / stats["seconds"],
+            }
+        write_json(meta_path, meta, indent=2)
+        log.info(
+            "%s: %d questions, %d samples, %d NaN (%.1f%%: %d without verdict, %d verdict token not in top-%d)",
+            category,
+            len(rewards),
+            c["samples"],
+            c["nan"],
+            100 * c["nan_rate"],
+            c["no_verdict"],
+            c["verdict_token_missing"],
+            self.args.logprobs,
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def run(args: argparse.Namespace) -> None:
+    if not args.data_path or not args.model_id:
+        raise UserError("--data_path and --model_id are required")
+    execute(RewardStage(args), resolve_categories(args.category, args.data_path))
