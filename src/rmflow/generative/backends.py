@@ -126,7 +126,9 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, base_model: s
     if not base:
         raise UserError(f"{model_id}: adapter_config.json names no base_model_name_or_path")
     tok = model_id if _has_tokenizer(model_id) else base
-    return ModelRef(base=base, adapter=model_id, tokenizer_source=tok, lora_rank=cfg.get("r"), revision=revision)
+    return ModelRef(
+        base=base, adapter=model_id, tokenizer_source=tok, lora_rank=cfg.get("r"), revision=revision
+    )
 
 
 def load_tokenizer(ref: ModelRef) -> Any:
@@ -316,7 +318,9 @@ class TransformersBackend:
 
         out: list[list[Sample]] = []
         starts = range(0, len(prompts), self.batch_size)
-        for b, start in enumerate(tqdm(starts, desc="generate", unit="batch", leave=False, disable=len(starts) < 2)):
+        for b, start in enumerate(
+            tqdm(starts, desc="generate", unit="batch", leave=False, disable=len(starts) < 2)
+        ):
             batch = list(prompts[start : start + self.batch_size])
             out.extend(self._generate_batch(batch, spec.with_seed(spec.seed + b)))
         return out

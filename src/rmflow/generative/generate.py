@@ -28,7 +28,9 @@ DEFAULT_TEACHER = "Qwen/QwQ-32B"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task_type", required=True, choices=("gORM", "gPRM"))
-    p.add_argument("--data_path", required=True, help="train set: hub id or directory of {category}.json|jsonl")
+    p.add_argument(
+        "--data_path", required=True, help="train set: hub id or directory of {category}.json|jsonl"
+    )
     p.add_argument("--model_id", default=DEFAULT_TEACHER, help=f"teacher model (default {DEFAULT_TEACHER})")
     p.add_argument("--output_dir", required=True)
     p.add_argument("--category", default="all")
@@ -74,7 +76,9 @@ class GenerateStage(SamplingStage):
     def prompts(self, tokenizer: Any, category: str) -> list[str]:
         task, qwen3 = self.args.task_type, uses_thinking_switch(tokenizer)
         return [
-            generation_prompt(tokenizer, task_prompt(task, category, r["question"], r["cot"], teacher=True), qwen3)
+            generation_prompt(
+                tokenizer, task_prompt(task, category, r["question"], r["cot"], teacher=True), qwen3
+            )
             for r in self.inputs(category)[0]
         ]
 
@@ -83,7 +87,12 @@ class GenerateStage(SamplingStage):
 
     def fingerprint(self) -> dict[str, Any]:
         a = self.args
-        return {"model": a.model_id, "revision": a.revision, "data": str(a.data_path), "task_type": a.task_type}
+        return {
+            "model": a.model_id,
+            "revision": a.revision,
+            "data": str(a.data_path),
+            "task_type": a.task_type,
+        }
 
     def write(self, category: str, results: list[Any], stats: dict[str, Any]) -> None:
         records, no_labels = self.inputs(category)

@@ -200,7 +200,12 @@ def preprocess(
         )
         if stats["kept"] and 0 in stats["balance_before"].values():
             log.warning("%s: one class is empty, nothing to balance against", cat)
-    summary = {"task_type": task_type, "data_path": str(data_path), "tokenizer": model_id, "max_tokens": max_tokens}
+    summary = {
+        "task_type": task_type,
+        "data_path": str(data_path),
+        "tokenizer": model_id,
+        "max_tokens": max_tokens,
+    }
     summary.update(seed=seed, categories=all_stats)
     write_json(out / "stats.json", summary, indent=2)
     return summary

@@ -200,10 +200,16 @@ class SamplingStage:
     def job(self, tokenizer: Any, category: str, world: int, backend: str, check: bool) -> Job:
         """The category's job; only one process per run passes ``check`` (drops stale chunks)."""
         prompts = self.prompts(tokenizer, category)
-        fingerprint = {**self.fingerprint(), "spec": self.spec().to_dict(), "chunk_size": self.args.chunk_size}
+        fingerprint = {
+            **self.fingerprint(),
+            "spec": self.spec().to_dict(),
+            "chunk_size": self.args.chunk_size,
+        }
         fingerprint["world"] = world
         store = ChunkStore(self.out / ".chunks", category, fingerprint if check else None)
-        return Job(category, prompts, store, chunk_size_for(self.args.chunk_size, len(prompts), world, backend))
+        return Job(
+            category, prompts, store, chunk_size_for(self.args.chunk_size, len(prompts), world, backend)
+        )
 
     def backend(self, name: str, device: str | None = None) -> Backend:
         a = self.args
@@ -227,7 +233,14 @@ def _engine_worker(payload: tuple[SamplingStage, list[str]], rank: int, world: i
     backend = stage.backend("vllm")
     summarize = stage.summarizer(backend.tokenizer)
     for cat in pending:
-        run_job(backend, stage.job(backend.tokenizer, cat, world, "vllm", check=False), stage.spec(), summarize, rank, world)
+        run_job(
+            backend,
+            stage.job(backend.tokenizer, cat, world, "vllm", check=False),
+            stage.spec(),
+            summarize,
+            rank,
+            world,
+        )
 
 
 def execute(stage: SamplingStage, categories: list[str]) -> None:
@@ -247,7 +260,9 @@ def execute(stage: SamplingStage, categories: list[str]) -> None:
     if name == "vllm":
         groups = engine_groups(visible_gpus(), a.tensor_parallel_size)
         if len(groups) > 1:
-            tokenizer = load_tokenizer(resolve_checkpoint(a.model_id, a.revision, getattr(a, "base_model", None)))
+            tokenizer = load_tokenizer(
+                resolve_checkpoint(a.model_id, a.revision, getattr(a, "base_model", None))
+            )
             jobs = [stage.job(tokenizer, c, len(groups), name, check=True) for c in pending]
             log.info("%d vLLM engines of %d GPU(s) each", len(groups), a.tensor_parallel_size)
             run_engines(_engine_worker, (stage, pending), groups)

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task_type", required=True, choices=("gORM", "gPRM"))
-    p.add_argument("--data_path", required=True, help="directory (or hub id) of train_gORM/train_gPRM records")
+    p.add_argument(
+        "--data_path", required=True, help="directory (or hub id) of train_gORM/train_gPRM records"
+    )
     p.add_argument("--output_dir", required=True)
     p.add_argument("--category", default="all")
     p.add_argument("--revision", default=None, help="hub revision of --data_path")
@@ -69,7 +71,12 @@ def shorten(
             chars_after += len(new)
             result.append({**rec, "critique": new})
         write_jsonl(out / f"{cat}.jsonl", result)
-        stats[cat] = {"records": len(records), **counts, "chars_before": chars_before, "chars_after": chars_after}
+        stats[cat] = {
+            "records": len(records),
+            **counts,
+            "chars_before": chars_before,
+            "chars_after": chars_after,
+        }
         log.info("%s: %s", cat, stats[cat])
     write_json(out / "shorten_stats.json", {"task_type": task_type, "categories": stats}, indent=2)
     return stats

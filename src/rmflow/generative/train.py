@@ -32,8 +32,12 @@ log = logging.getLogger(__name__)
 
 def add_arguments(group: Any) -> None:
     """Training flags; shared with the discriminative family (same meaning, defined once)."""
-    add_once(group, "--max_steps", type=int, default=None, help="stop after N optimiser steps (preset max_steps)")
-    add_once(group, "--save_steps", type=int, default=None, help="checkpoint every N steps (preset save_steps)")
+    add_once(
+        group, "--max_steps", type=int, default=None, help="stop after N optimiser steps (preset max_steps)"
+    )
+    add_once(
+        group, "--save_steps", type=int, default=None, help="checkpoint every N steps (preset save_steps)"
+    )
     add_once(group, "--no_resume", action="store_true", help="start over even if OUT holds a checkpoint")
 
 
@@ -41,7 +45,9 @@ def sft_examples(task_type: str, category: str, records: list[dict[str, Any]]) -
     """Conversational prompt-completion examples: user prompt -> assistant critique."""
     return [
         {
-            "prompt": [{"role": "user", "content": task_prompt(task_type, category, r["question"], r["cot"])}],
+            "prompt": [
+                {"role": "user", "content": task_prompt(task_type, category, r["question"], r["cot"])}
+            ],
             "completion": [{"role": "assistant", "content": r["critique"]}],
         }
         for r in records
@@ -166,7 +172,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         cat: load_records(data_path, cat, f"train_{args.task_type}", args.revision)
         for cat in resolve_categories(args.category, data_path)
     }
-    trainer = build_trainer(args.task_type, preset, model_id, records, out, per_device, args.seed, args.revision)
+    trainer = build_trainer(
+        args.task_type, preset, model_id, records, out, per_device, args.seed, args.revision
+    )
     resume = get_last_checkpoint(str(out)) if out.is_dir() and not getattr(args, "no_resume", False) else None
     if resume:
         log.info("resuming from %s", resume)

@@ -96,9 +96,7 @@ def parse_completion(completion: Any, spec: SamplingSpec) -> Sample:
 
 def parse_request_outputs(outputs: Sequence[Any], spec: SamplingSpec) -> list[list[Sample]]:
     """``LLM.generate`` results (in prompt order) -> per prompt, its samples ordered by ``index``."""
-    return [
-        [parse_completion(c, spec) for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs
-    ]
+    return [[parse_completion(c, spec) for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs]
 
 
 class VLLMBackend:
