@@ -1,0 +1,189 @@
+"""Evaluation inputs: a category's test set joined with every reward model's scores on (q_id, cot_id).
+
+Everything is laid out flat in test-set order (question by question, CoT by CoT) as numpy arrays, so
+the evaluator never touches Python records again. Reward files may list a question's CoTs in any
+order. A reward for a q_id or (q_id, cot_id) absent from the test set, or a test CoT without a
+reward, is a :class:`UserError` naming the model, category, q_id and cot_id; the first problem in
+reward-file order (then test order) is the one reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from rmflow.data import is_local, load_records, local_file, validate_records
+from rmflow.errors import UserError
+from rmflow.evaluation.answers import answer_codes, gold_code
+from rmflow.evaluation.scores import aggregate, flatten
+from rmflow.io import read_records
+
+_REWARD_TYPES = frozenset({float, int, type(None)})
+
+
+@dataclass(frozen=True)
+class RewardModel:
+    """A reward set to evaluate: display name, hub id or local directory, scoring strategy."""
+
+    name: str
+    source: str
+    strategy: str
+
+
+@dataclass
+class CategoryData:
+    """One category, flat in test order: ``n_cots[q]`` entries per question in ``answers``/``scores``."""
+
+    category: str
+    q_ids: list[Any]
+    n_cots: np.ndarray  # (Q,) int64
+    answers: np.ndarray  # (sum n_cots,) int8 answer codes
+    gold: np.ndarray  # (Q,) int8 gold codes
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # model name -> (sum n_cots,) float64
+
+
+# --------------------------------------------------------------------------- error messages
+def _where(model: RewardModel, category: str) -> str:
+    return f"reward model {model.name} ({model.source}), category {category}"
+
+
+def absent_question_error(model: RewardModel, category: str, q_id: Any, cot_ids: list[int]) -> UserError:
+    cot = f"cot_id {cot_ids[0]}" if cot_ids else "no cot_ids"
+    return UserError(
+        f"{_where(model, category)}: reward for q_id {q_id!r} ({cot}) but the test set has no such question"
+    )
+
+
+def absent_cot_error(model: RewardModel, category: str, q_id: Any, cot_id: int) -> UserError:
+    return UserError(
+        f"{_where(model, category)}: reward for q_id {q_id!r}, cot_id {cot_id} "
+        "but the test set has no such CoT"
+    )
+
+
+def missing_reward_error(model: RewardModel, category: str, q_id: Any, cot_id: int) -> UserError:
+    return UserError(f"{_where(model, category)}: no reward for test CoT q_id {q_id!r}, cot_id {cot_id}")
+
+
+# --------------------------------------------------------------------------- loading
+def load_test(data_path: str, category: str) -> tuple[CategoryData, list[list[int]]]:
+    """The test set of ``category`` as flat arrays, plus each question's cot_ids (for the join)."""
+    records = load_records(data_path, category, "test")
+    if not records:
+        raise UserError(f"{data_path}: category {category} has no questions")
+    for rec in records:
+        if not rec["cot_ids"]:
+            raise UserError(f"{data_path}: category {category}, q_id {rec['q_id']!r} has no CoTs")
+    data = CategoryData(
+        category=category,
+        q_ids=[rec["q_id"] for rec in records],
+        n_cots=np.array([len(rec["cot_ids"]) for rec in records], dtype=np.int64),
+        answers=answer_codes(a for rec in records for a in rec["parsed_answers"]),
+        gold=np.array([gold_code(rec["answer"]) for rec in records], dtype=np.int8),
+    )
+    return data, [rec["cot_ids"] for rec in records]
+
+
+def _quick_rewards(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``flatten`` of all reward lists if every record certainly meets the ``reward`` schema, else None.
+
+    A conservative stand-in for the per-value checks of :func:`rmflow.data.validate_records`, made of
+    C-level passes (the value types as one set, infinities on the float array): it never accepts what
+    the schema rejects, and whenever it returns None the full validation runs.
+    """
+    seen: set[Any] = set()
+    for rec in records:
+        q_id, ids, rewards = rec.get("q_id"), rec.get("cot_ids"), rec.get("rewards")
+        if not (type(q_id) is int or (type(q_id) is str and q_id)) or q_id in seen:
+            return None
+        seen.add(q_id)
+        if type(ids) is not list or type(rewards) is not list or len(ids) != len(rewards):
+            return None
+        if set(map(type, ids)) - {int} or len(set(ids)) != len(ids) or set(map(type, rewards)) - {list}:
+            return None
+    lists = [lst for rec in records for lst in rec["rewards"]]
+    values = list(chain.from_iterable(lists))
+    if set(map(type, values)) - _REWARD_TYPES:
+        return None
+    try:
+        flat = np.array(values, dtype=np.float64)  # null -> NaN
+    except OverflowError:
+        return None
+    if np.isinf(flat).any():
+        return None
+    return flat, np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+
+
+def load_rewards(model: RewardModel, category: str) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """Validated reward records, plus all rewards flat (float64, null -> NaN) and each list's length.
+
+    Hub sets go through :func:`rmflow.data.load_records`. Local files (hundreds of MB for a paper-sized
+    evaluation) are read directly and checked by :func:`_quick_rewards`; only if it has doubts does
+    :func:`rmflow.data.validate_records` run, to raise its precise error (or to accept).
+    """
+    if not is_local(model.source):
+        records = load_records(model.source, category, "reward")
+        return records, *flatten([lst for rec in records for lst in rec["rewards"]])
+    path = local_file(model.source, category, "reward")
+    records = read_records(path)
+    quick = _quick_rewards(records)
+    if quick is not None:
+        return records, *quick
+    validate_records("reward", records, path)
+    return records, *flatten([lst for rec in records for lst in rec["rewards"]])
+
+
+def load_scores(data: CategoryData, cot_ids: list[list[int]], model: RewardModel) -> np.ndarray:
+    """The model's score of every test CoT of ``data`` (flat, test order)."""
+    records, flat, lengths = load_rewards(model, data.category)
+    index = {q_id: q for q, q_id in enumerate(data.q_ids)}
+    rows = []
+    for rec in records:
+        q = index.get(rec["q_id"])
+        if q is None:
+            raise absent_question_error(model, data.category, rec["q_id"], rec["cot_ids"])
+        rows.append(q)
+    scores = aggregate(flat, lengths, model.strategy)  # reward-file order
+    test_q = np.repeat(np.arange(len(data.q_ids)), data.n_cots)
+    test_c = np.fromiter((c for ids in cot_ids for c in ids), dtype=np.int64, count=len(test_q))
+    reward_q = np.repeat(np.array(rows, dtype=np.int64), [len(rec["cot_ids"]) for rec in records])
+    reward_c = np.fromiter((c for rec in records for c in rec["cot_ids"]), dtype=np.int64, count=len(lengths))
+    if len(reward_q) == len(test_q):
+        test_order = np.lexsort((test_c, test_q))
+        reward_order = np.lexsort((reward_c, reward_q))
+        if np.array_equal(test_q[test_order], reward_q[reward_order]) and np.array_equal(
+            test_c[test_order], reward_c[reward_order]
+        ):
+            joined = np.empty_like(scores)
+            joined[test_order] = scores[reward_order]
+            return joined
+    raise _join_error(data, cot_ids, records, model)
+
+
+def _join_error(
+    data: CategoryData, cot_ids: list[list[int]], records: list[dict[str, Any]], model: RewardModel
+) -> UserError:
+    """The first join problem, in reward-file order and then test order."""
+    expected = dict(zip(data.q_ids, map(set, cot_ids), strict=True))
+    covered: dict[Any, set[int]] = {}
+    for rec in records:
+        for c in rec["cot_ids"]:
+            if c not in expected[rec["q_id"]]:
+                return absent_cot_error(model, data.category, rec["q_id"], c)
+        covered[rec["q_id"]] = set(rec["cot_ids"])
+    for q_id, ids in zip(data.q_ids, cot_ids, strict=True):
+        for c in ids:
+            if c not in covered.get(q_id, ()):
+                return missing_reward_error(model, data.category, q_id, c)
+    raise AssertionError("join failed without a reportable problem")
+
+
+def load_category(data_path: str, category: str, models: list[RewardModel]) -> CategoryData:
+    """Test set and all models' scores for one category."""
+    data, cot_ids = load_test(data_path, category)
+    for model in models:
+        data.scores[model.name] = load_scores(data, cot_ids, model)
+    return data

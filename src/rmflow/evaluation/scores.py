@@ -1,0 +1,67 @@
+"""CoT scores from reward lists (SPEC §4.8): strategies ``last|min|max|mean|prod``.
+
+An empty list counts as ``[0.5]``; null or NaN entries count as 0.5. ``mean`` is numpy's mean of the
+float64 list (pairwise summation), so every implementation that uses ``np.mean`` per list agrees
+bit for bit; ``prod`` multiplies left to right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+
+import numpy as np
+
+from rmflow.errors import UserError
+
+STRATEGIES = ("last", "min", "max", "mean", "prod")
+#: paper defaults, by the reward model's name prefix
+DEFAULT_STRATEGIES = {"dORM": "last", "dPRM": "min", "gORM": "mean", "gPRM": "mean"}
+MISSING = 0.5
+_REDUCE = {"min": np.minimum, "max": np.maximum, "prod": np.multiply}
+
+
+def default_strategy(model_name: str) -> str:
+    """The paper's strategy for a model named ``dORM...``, ``dPRM...``, ``gORM...`` or ``gPRM...``."""
+    for prefix, strategy in DEFAULT_STRATEGIES.items():
+        if model_name.startswith(prefix):
+            return strategy
+    raise UserError(
+        f"no default strategy for model {model_name!r} (name does not start with "
+        f"{'/'.join(DEFAULT_STRATEGIES)}); pass --strategies"
+    )
+
+
+def flatten(reward_lists: Sequence[Sequence[float | None]]) -> tuple[np.ndarray, np.ndarray]:
+    """All entries as one float64 array (null -> NaN) and the length of every list."""
+    lengths = np.fromiter(map(len, reward_lists), dtype=np.int64, count=len(reward_lists))
+    flat = np.array(list(chain.from_iterable(reward_lists)), dtype=np.float64)
+    return flat, lengths
+
+
+def aggregate(flat: np.ndarray, lengths: np.ndarray, strategy: str) -> np.ndarray:
+    """One score per list, given the concatenated entries ``flat`` and each list's length."""
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    flat = np.where(np.isnan(flat), MISSING, flat)
+    scores = np.full(len(lengths), MISSING)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    given = lengths > 0
+    if not given.any():
+        return scores
+    if strategy == "last":
+        scores[given] = flat[ends[given] - 1]
+    elif strategy == "mean":
+        # rows of equal length as one 2-D block: the same summation order as np.mean on each list
+        for length in np.unique(lengths[given]):
+            rows = np.flatnonzero(lengths == length)
+            scores[rows] = flat[starts[rows, None] + np.arange(length)].mean(axis=1)
+    else:  # empty lists add no entries, so the non-empty starts delimit every segment
+        scores[given] = _REDUCE[strategy].reduceat(flat, starts[given])
+    return scores
+
+
+def score_lists(reward_lists: Sequence[Sequence[float | None]], strategy: str) -> np.ndarray:
+    """One score per reward list by ``strategy``."""
+    return aggregate(*flatten(reward_lists), strategy)
