@@ -108,21 +108,28 @@ def make_train_records(seed: int, category: str, n_questions: int, n_cots: int) 
     return out
 
 
-def make_test_records(seed: int, category: str, n_questions: int, n_cots: int) -> list[dict[str, Any]]:
-    """``test`` records: one per question with ``n_cots`` CoTs and their parsed answers."""
+def make_test_records(
+    seed: int, category: str, n_questions: int, n_cots: int, step_labels: bool = False
+) -> list[dict[str, Any]]:
+    """``test`` records: one per question with ``n_cots`` CoTs and their parsed answers.
+
+    With ``step_labels`` each record also carries the optional extra field ``step_labels`` (the +1/-1
+    labels of every CoT's steps, parallel to ``cots``), which the published test schema does not have.
+    """
     out = []
     for i, prob in enumerate(problems(seed, category, "test", n_questions)):
         cots = [sample_cot(prob, _rng(seed, category, "test", i, j)) for j in range(n_cots)]
-        out.append(
-            {
-                "q_id": TEST_QID_OFFSET + i,
-                "question": prob.question,
-                "cot_ids": list(range(n_cots)),
-                "cots": [c.steps for c in cots],
-                "parsed_answers": [c.parsed_answer for c in cots],
-                "answer": prob.answer,
-            }
-        )
+        rec = {
+            "q_id": TEST_QID_OFFSET + i,
+            "question": prob.question,
+            "cot_ids": list(range(n_cots)),
+            "cots": [c.steps for c in cots],
+            "parsed_answers": [c.parsed_answer for c in cots],
+            "answer": prob.answer,
+        }
+        if step_labels:
+            rec["step_labels"] = [c.labels for c in cots]
+        out.append(rec)
     return out
 
 
