@@ -330,18 +330,21 @@ class TransformersBackend:
         from transformers import GenerationConfig, StoppingCriteriaList
 
         tok = self.tokenizer
+        n_prompts, greedy = len(prompts), spec.temperature <= 0
+        if greedy and spec.n > 1:  # generate has no greedy num_return_sequences: repeat the prompts instead
+            prompts = [p for p in prompts for _ in range(spec.n)]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=True).to(self.device)
         prompt_len = enc["input_ids"].shape[1]
         recorder = _RawLogprobRecorder(spec.logprobs, prompt_len)
         tracker = _FinishTracker(tok, spec.stop, self.eos_ids, prompt_len)
         config = GenerationConfig(
-            do_sample=spec.temperature > 0,
+            do_sample=not greedy,
             temperature=1.0,  # the filters run in our own processor list (after the raw recorder)
             top_k=0,
             top_p=1.0,
             repetition_penalty=1.0,
             max_new_tokens=spec.max_tokens,
-            num_return_sequences=spec.n,
+            num_return_sequences=1 if greedy else spec.n,
             pad_token_id=tok.pad_token_id,
             eos_token_id=self.eos_ids,
         )
@@ -357,7 +360,7 @@ class TransformersBackend:
         gen = seqs[:, prompt_len:].cpu()
         n_steps = gen.shape[1]
         samples: list[list[Sample]] = []
-        for p in range(len(prompts)):
+        for p in range(n_prompts):
             row_samples = []
             for j in range(spec.n):
                 row = p * spec.n + j

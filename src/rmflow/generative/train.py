@@ -132,6 +132,7 @@ def build_trainer(
         seed=seed,
         data_seed=seed,
         report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
     )
     lora = LoraConfig(
