@@ -69,14 +69,15 @@ def missing_reward_error(model: RewardModel, category: str, q_id: Any, cot_id: i
 
 
 # --------------------------------------------------------------------------- loading
-def load_test(data_path: str, category: str) -> tuple[CategoryData, list[list[int]]]:
-    """The test set of ``category`` as flat arrays, plus each question's cot_ids (for the join)."""
-    records = load_records(data_path, category, "test")
+def test_data(
+    records: list[dict[str, Any]], source: str, category: str
+) -> tuple[CategoryData, list[list[int]]]:
+    """Validated test records of ``category`` as flat arrays, plus each question's cot_ids (for the join)."""
     if not records:
-        raise UserError(f"{data_path}: category {category} has no questions")
+        raise UserError(f"{source}: category {category} has no questions")
     for rec in records:
         if not rec["cot_ids"]:
-            raise UserError(f"{data_path}: category {category}, q_id {rec['q_id']!r} has no CoTs")
+            raise UserError(f"{source}: category {category}, q_id {rec['q_id']!r} has no CoTs")
     data = CategoryData(
         category=category,
         q_ids=[rec["q_id"] for rec in records],
@@ -85,6 +86,14 @@ def load_test(data_path: str, category: str) -> tuple[CategoryData, list[list[in
         gold=np.array([gold_code(rec["answer"]) for rec in records], dtype=np.int8),
     )
     return data, [rec["cot_ids"] for rec in records]
+
+
+test_data.__test__ = False  # a loader, not a pytest test, wherever it is imported
+
+
+def load_test(data_path: str, category: str) -> tuple[CategoryData, list[list[int]]]:
+    """:func:`test_data` of the test set of ``category`` at ``data_path``."""
+    return test_data(load_records(data_path, category, "test"), data_path, category)
 
 
 def _quick_rewards(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -136,9 +145,14 @@ def load_rewards(model: RewardModel, category: str) -> tuple[list[dict[str, Any]
     return records, *flatten([lst for rec in records for lst in rec["rewards"]])
 
 
-def load_scores(data: CategoryData, cot_ids: list[list[int]], model: RewardModel) -> np.ndarray:
-    """The model's score of every test CoT of ``data`` (flat, test order)."""
-    records, flat, lengths = load_rewards(model, data.category)
+def join_index(
+    data: CategoryData, cot_ids: list[list[int]], records: list[dict[str, Any]], model: RewardModel
+) -> np.ndarray:
+    """For every test CoT (flat, test order) the index of its reward list in ``records`` (flat order).
+
+    ``records`` are the model's reward records of ``data.category``; they must cover the test CoTs
+    one to one, else the first problem is raised (see the module docstring).
+    """
     index = {q_id: q for q, q_id in enumerate(data.q_ids)}
     rows = []
     for rec in records:
@@ -146,21 +160,30 @@ def load_scores(data: CategoryData, cot_ids: list[list[int]], model: RewardModel
         if q is None:
             raise absent_question_error(model, data.category, rec["q_id"], rec["cot_ids"])
         rows.append(q)
-    scores = aggregate(flat, lengths, model.strategy)  # reward-file order
     test_q = np.repeat(np.arange(len(data.q_ids)), data.n_cots)
-    test_c = np.fromiter((c for ids in cot_ids for c in ids), dtype=np.int64, count=len(test_q))
-    reward_q = np.repeat(np.array(rows, dtype=np.int64), [len(rec["cot_ids"]) for rec in records])
-    reward_c = np.fromiter((c for rec in records for c in rec["cot_ids"]), dtype=np.int64, count=len(lengths))
-    if len(reward_q) == len(test_q):
+    test_c = np.fromiter(chain.from_iterable(cot_ids), dtype=np.int64, count=len(test_q))
+    counts = [len(rec["cot_ids"]) for rec in records]
+    reward_q = np.repeat(np.array(rows, dtype=np.int64), counts)
+    reward_c = np.fromiter(
+        chain.from_iterable(rec["cot_ids"] for rec in records), dtype=np.int64, count=sum(counts)
+    )
+    if len(reward_q) == len(test_q):  # sort both sides by (question, cot_id) and compare
         test_order = np.lexsort((test_c, test_q))
         reward_order = np.lexsort((reward_c, reward_q))
         if np.array_equal(test_q[test_order], reward_q[reward_order]) and np.array_equal(
             test_c[test_order], reward_c[reward_order]
         ):
-            joined = np.empty_like(scores)
-            joined[test_order] = scores[reward_order]
-            return joined
+            order = np.empty_like(test_order)
+            order[test_order] = reward_order
+            return order
     raise _join_error(data, cot_ids, records, model)
+
+
+def load_scores(data: CategoryData, cot_ids: list[list[int]], model: RewardModel) -> np.ndarray:
+    """The model's score of every test CoT of ``data`` (flat, test order)."""
+    records, flat, lengths = load_rewards(model, data.category)
+    order = join_index(data, cot_ids, records, model)
+    return aggregate(flat, lengths, model.strategy)[order]
 
 
 def _join_error(

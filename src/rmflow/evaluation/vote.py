@@ -58,10 +58,17 @@ def _winner(value: np.ndarray, first: np.ndarray, seen: np.ndarray) -> np.ndarra
     return np.where(tied, first, np.iinfo(first.dtype).max).argmin(axis=-1)
 
 
-def accuracies(data: CategoryData, Ns: Sequence[int], perms: np.ndarray) -> dict[Key, np.ndarray]:
-    """Accuracy (%) of every run, keyed ``(table, N, method)`` as :func:`report.table_rows` expects.
+def correctness(
+    data: CategoryData,
+    Ns: Sequence[int],
+    perms: np.ndarray,
+    chosen: dict[tuple[int, str], np.ndarray] | None = None,
+) -> dict[Key, np.ndarray]:
+    """Whether each (question, run) cell is answered correctly: ``(Q, R)`` bool per ``(table, N, method)``.
 
     ``perms`` is :func:`permutations` of the same ``data`` and ``Ns``; its second axis is the runs.
+    Methods are MV, Pass@N and every key of ``data.scores``. If ``chosen`` is given, it receives per
+    ``(N, score key)`` the ``(Q, R)`` index (within its question) of the CoT that best-of-N picked.
     """
     answers, scores = _padded(data, max(int(data.n_cots.max()), max(Ns)))
     num_q, num_runs = perms.shape[:2]
@@ -69,9 +76,6 @@ def accuracies(data: CategoryData, Ns: Sequence[int], perms: np.ndarray) -> dict
     gold = data.gold.astype(np.int64)[:, None]  # (Q, 1)
     rows = np.arange(num_q)[:, None, None]
     bins_of_cell = (np.arange(cells) * SLOTS).reshape(num_q, num_runs, 1)
-
-    def accuracy(predicted: np.ndarray) -> np.ndarray:  # (Q, R) codes -> (R,) percent correct
-        return 100 * ((predicted == gold).sum(axis=0) / num_q)
 
     out: dict[Key, np.ndarray] = {}
     for n in Ns:
@@ -89,15 +93,23 @@ def accuracies(data: CategoryData, Ns: Sequence[int], perms: np.ndarray) -> dict
         np.minimum.at(first, bins, np.broadcast_to(np.arange(n), codes.shape).ravel())
         first = first.reshape(num_q, num_runs, SLOTS)
 
-        mv = accuracy(_winner(counts, first, seen))
-        pass_n = 100 * ((codes == gold[..., None]).any(axis=-1).sum(axis=0) / num_q)
+        mv = _winner(counts, first, seen) == gold
+        pass_n = (codes == gold[..., None]).any(axis=-1)
         for table in ("best_of_n", "weighted_vote"):
             out[table, n, MV] = mv
             out[table, n, PASS] = pass_n
         for name, model_scores in scores.items():
             s = model_scores[rows, idx]  # (Q, R, n), -inf on padding
-            best = np.take_along_axis(codes, s.argmax(axis=-1)[..., None], axis=-1)[..., 0]
-            out["best_of_n", n, name] = accuracy(best)
+            best = s.argmax(axis=-1)[..., None]  # first maximum
+            out["best_of_n", n, name] = np.take_along_axis(codes, best, axis=-1)[..., 0] == gold
+            if chosen is not None:
+                chosen[n, name] = np.take_along_axis(idx, best, axis=-1)[..., 0]
             totals = np.bincount(bins, weights=s.ravel(), minlength=cells * SLOTS)
-            out["weighted_vote", n, name] = accuracy(_winner(totals.reshape(first.shape), first, seen))
+            out["weighted_vote", n, name] = _winner(totals.reshape(first.shape), first, seen) == gold
     return out
+
+
+def accuracies(data: CategoryData, Ns: Sequence[int], perms: np.ndarray) -> dict[Key, np.ndarray]:
+    """Accuracy (%) of every run, keyed ``(table, N, method)`` as :func:`report.table_rows` expects."""
+    num_q = len(data.q_ids)
+    return {key: 100 * (correct.sum(axis=0) / num_q) for key, correct in correctness(data, Ns, perms).items()}

@@ -1,0 +1,134 @@
+"""Property tests: the vectorized evaluator equals the plain reference loop on random inputs.
+
+Random test sets and reward files cover null/NaN/empty reward lists, off-alphabet and missing
+answers, questions with fewer CoTs than N, reward files listing questions and CoTs in another order,
+string and int q_ids, and few distinct reward values (so ties are frequent).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rmflow.data import validate_records
+from rmflow.errors import RecordError
+from rmflow.evaluation import reference
+from rmflow.evaluation.evaluate import evaluate
+from rmflow.evaluation.inputs import RewardModel, _quick_rewards
+from rmflow.evaluation.scores import STRATEGIES, flatten, score_lists
+from rmflow.evaluation.settings import Settings
+
+ANSWERS = st.sampled_from(["A", "a", " B", "c ", "J", "j", "K", "N/A", "", "AB", None])
+GOLDS = st.sampled_from(["A", "b", " c", "J", "N/A", "K"])
+REWARDS = st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, -1.0, 2.0, None, math.nan])
+Q_IDS = st.one_of(st.integers(-3, 60), st.text("ab-7", min_size=1, max_size=3))
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def evaluations(draw):
+    """(test records per category, reward records per model and category, strategies, Ns, runs, seed)."""
+    num_models = draw(st.integers(0, 3))
+    strategies = [draw(st.sampled_from(STRATEGIES)) for _ in range(num_models)]
+    categories = draw(
+        st.lists(st.sampled_from(["law", "math", "other"]), min_size=1, max_size=2, unique=True)
+    )
+    test, rewards = {}, {f"m{i}": {} for i in range(num_models)}
+    for cat in categories:
+        q_ids = draw(st.lists(Q_IDS, min_size=1, max_size=4, unique_by=lambda q: (type(q).__name__, q)))
+        records = []
+        for q_id in q_ids:
+            n = draw(st.integers(1, 9))
+            cot_ids = draw(st.lists(st.integers(-5, 40), min_size=n, max_size=n, unique=True))
+            records.append(
+                {
+                    "q_id": q_id,
+                    "question": "q",
+                    "cot_ids": cot_ids,
+                    "cots": [["s"]] * n,
+                    "parsed_answers": draw(st.lists(ANSWERS, min_size=n, max_size=n)),
+                    "answer": draw(GOLDS),
+                }
+            )
+        test[cat] = records
+        for model in rewards:
+            reward_records = []
+            for rec in draw(st.permutations(records)):
+                order = draw(st.permutations(range(len(rec["cot_ids"]))))
+                reward_records.append(
+                    {
+                        "q_id": rec["q_id"],
+                        "cot_ids": [rec["cot_ids"][k] for k in order],
+                        "rewards": [draw(st.lists(REWARDS, max_size=4)) for _ in order],
+                    }
+                )
+            rewards[model][cat] = reward_records
+    Ns = draw(st.lists(st.integers(1, 10), min_size=1, max_size=4, unique=True))
+    return test, rewards, strategies, Ns, draw(st.integers(1, 4)), draw(st.integers(0, 2**31))
+
+
+@FAST
+@given(evaluations())
+def test_vectorized_equals_reference(case):
+    test, rewards, strategies, Ns, num_runs, seed = case
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, per_cat in [("test", test), *rewards.items()]:
+            (root / name).mkdir()
+            for cat, records in per_cat.items():
+                stem = cat if name == "test" else f"{cat}_reward"
+                (root / name / f"{stem}.json").write_text(json.dumps(records))
+        models = tuple(RewardModel(m, str(root / m), s) for m, s in zip(rewards, strategies, strict=True))
+        run = Settings(str(root / "test"), models, tuple(test), tuple(Ns), num_runs, seed, root / "fast")
+        fast = evaluate(run)
+        slow = {cat: reference.category_accuracies(run, cat) for cat in test}
+        assert fast.keys() == slow.keys()
+        for cat in test:
+            assert fast[cat].keys() == slow[cat].keys()
+            for key, values in slow[cat].items():
+                assert np.array_equal(fast[cat][key], values), (cat, key)
+        reference.write_tables(root / "slow", slow, run.categories, run.Ns, run.model_names)
+        for table in ("best_of_n.csv", "weighted_vote.csv"):
+            assert (root / "fast" / table).read_text() == (root / "slow" / table).read_text()
+
+
+@FAST
+@given(st.lists(st.lists(REWARDS | st.floats(-2, 2), max_size=12), max_size=20), st.sampled_from(STRATEGIES))
+def test_scores_equal_reference(lists, strategy):
+    expected = [reference.score(lst, strategy) for lst in lists]
+    assert score_lists(lists, strategy).tolist() == expected
+
+
+QUICK_VALUES = st.sampled_from([0.1, 1, None, math.nan, math.inf, True, "x", [0.2]])
+
+
+@FAST
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "q_id": st.sampled_from([1, 2, "a", "", True, 1.5, None]),
+                "cot_ids": st.lists(st.sampled_from([0, 1, 2, True, 2.0, "3"]), max_size=3),
+                "rewards": st.lists(st.lists(QUICK_VALUES, max_size=3) | QUICK_VALUES, max_size=3),
+            }
+        ),
+        max_size=3,
+    )
+)
+def test_quick_reward_check_agrees_with_the_record_validator(records):
+    quick = _quick_rewards(records)
+    try:
+        validate_records("reward", records, "r.json")
+        valid = True
+    except RecordError:
+        valid = False
+    assert (quick is not None) == valid
+    if valid:
+        flat, lengths = flatten([lst for rec in records for lst in rec["rewards"]])
+        assert np.array_equal(quick[0], flat, equal_nan=True) and np.array_equal(quick[1], lengths)
