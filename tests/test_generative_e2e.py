@@ -192,6 +192,16 @@ def test_tiny_sft_then_scoring(world, tmp_path):
     counts = json.loads((rewards / "nan_counts.json").read_text())
     assert set(counts) == set(CATS.split(",")) and all(c["samples"] == 12 for c in counts.values())
 
+    # a rerun with more steps resumes from the last checkpoint
+    rc = main(
+        ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--model_id", str(world / "backbone")]
+        + ["--data_path", str(world / "synth" / "train_gORM"), "--output_dir", str(ckpt), "--category", CATS]
+        + ["--per_device_batch_size", "2", "--max_steps", "3", "--set", "effective_batch_size=2"]
+    )
+    assert rc == 0
+    summary = json.loads((ckpt / "rmflow_train.json").read_text())
+    assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_steps"] == 3
+
 
 def test_gprm_scoring_of_a_full_model(world, tmp_path):
     rc = main(

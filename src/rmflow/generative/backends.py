@@ -188,7 +188,8 @@ class _RawLogprobRecorder:
     """Logits processor that sees the raw logits of every step and keeps top-k (or chosen ids) logprobs.
 
     The sampled token of step ``s`` is gathered at step ``s+1`` (it is then the last input id); the final
-    step's sampled token is gathered by :meth:`finish`.
+    step's sampled token is gathered by :meth:`finish`. Everything stays on the model's device until
+    :meth:`finish` moves it to the CPU in one copy.
     """
 
     def __init__(self, logprobs: int | tuple[int, ...] | None, prompt_len: int):
@@ -200,8 +201,9 @@ class _RawLogprobRecorder:
         self.ids_wanted = torch.tensor(list(logprobs), dtype=torch.long) if wanted else None
         self.k = logprobs if isinstance(logprobs, int) else 0
         self.prompt_len = prompt_len
-        self.steps: list[tuple[Any, Any]] = []  # (ids [rows, k], logprobs [rows, k]) per step
-        self.sampled_lp: list[Any] = []  # [rows] logprob of the token sampled at each step
+        self.ids: list[Any] = []  # per step: [rows, k] token ids
+        self.vals: list[Any] = []  # per step: [rows, k] logprobs
+        self.sampled: list[Any] = []  # per step: [rows] logprob of the sampled token
         self._prev: Any = None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
@@ -210,26 +212,35 @@ class _RawLogprobRecorder:
         torch = self.torch
         lp = torch.log_softmax(scores.float(), dim=-1)
         if self._prev is not None:
-            self.sampled_lp.append(self._prev.gather(1, input_ids[:, -1:]).squeeze(1).cpu())
+            self.sampled.append(self._prev.gather(1, input_ids[:, -1:]).squeeze(1))
         if self.ids_wanted is None:
             vals, ids = lp.topk(min(self.k, lp.shape[-1]), dim=-1)
         else:
             ids = self.ids_wanted.to(lp.device).expand(lp.shape[0], -1)
             vals = lp.gather(1, ids)
-        self.steps.append((ids.cpu(), vals.cpu()))
+        self.ids.append(ids)
+        self.vals.append(vals)
         self._prev = lp
         return scores
 
     def finish(self, sequences: Any) -> None:
-        if self._prev is not None and len(self.sampled_lp) < len(self.steps):
-            last = sequences[:, self.prompt_len + len(self.steps) - 1 : self.prompt_len + len(self.steps)]
-            self.sampled_lp.append(self._prev.gather(1, last.to(self._prev.device)).squeeze(1).cpu())
+        """Gather the last step's sampled tokens and move everything to the CPU."""
+        torch = self.torch
+        if self._prev is not None and len(self.sampled) < len(self.ids):
+            pos = self.prompt_len + len(self.ids) - 1
+            last = sequences[:, pos : pos + 1].to(self._prev.device)
+            self.sampled.append(self._prev.gather(1, last).squeeze(1))
         self._prev = None
+        if self.ids:
+            self.ids = torch.stack(self.ids).cpu()  # [steps, rows, k]
+            self.vals = torch.stack(self.vals).cpu()
+            self.sampled = torch.stack(self.sampled).cpu()  # [steps, rows]
 
     def entry(self, row: int, step: int, sampled: int) -> dict[int, float]:
-        ids, vals = self.steps[step]
-        out = {int(i): float(v) for i, v in zip(ids[row].tolist(), vals[row].tolist(), strict=True)}
-        out.setdefault(int(sampled), float(self.sampled_lp[step][row]))
+        """``{token id: logprob}`` at ``step`` of ``row``: the top-k (or chosen ids) plus the sampled token."""
+        ids, vals = self.ids[step][row].tolist(), self.vals[step][row].tolist()
+        out = {int(i): float(v) for i, v in zip(ids, vals, strict=True)}
+        out.setdefault(int(sampled), float(self.sampled[step][row]))
         return out
 
 
