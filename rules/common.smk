@@ -23,15 +23,17 @@ EVAL_DIR = f"{RESULTS}/eval"
 PLOT_DIR = f"{RESULTS}/plots"
 TABLES = ("best_of_n", "weighted_vote")
 PRESET_DIR = Path(workflow.basedir) / "config" / "presets"
-LAUNCH = Path(workflow.basedir) / "workflow" / "scripts" / "launch.sh"
 RESOURCE_DEFAULTS = {"gpu": 0, "cpus_per_task": 1, "mem_mb": 4000, "runtime": 60}
 #: config keys that are not stage flags (model references, nested settings)
 NOT_FLAGS = {"backbone", "model", "revision", "resources", "set", "preset", "data", "shorten"}
 
 # Rules call the package through the interpreter of their environment (the venv, or a conda env of
-# envs/ under --sdm conda), with the source tree on its path.
-SRC = Path(workflow.basedir) / "src"
+# envs/ under --sdm conda), with the source tree on its path. The checkout's location reaches the shell
+# through $RMFLOW_ROOT rather than the command text, so that moving the checkout does not change the
+# rules' code (a rerun trigger).
+os.environ.update(RMFLOW_ROOT=str(Path(workflow.basedir).resolve()))
 RMFLOW = "python -m rmflow.cli"
+LAUNCH = 'bash "$RMFLOW_ROOT/workflow/scripts/launch.sh"'
 
 
 class ConfigError(ValueError):
@@ -76,7 +78,7 @@ def local_input(source):
 def stage(rule, command):
     """Shell of a stage: run it into the rule's log, then record provenance next to every output."""
     return (
-        f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"\n'
+        'export PYTHONPATH="$RMFLOW_ROOT/src${{PYTHONPATH:+:$PYTHONPATH}}"\n'
         'started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"\n'
         f"{command} > {{log}} 2>&1\n"
         f"{RMFLOW} provenance --rule={rule} --params {{params.cfg:q}} --started \"$started\" "

@@ -38,7 +38,7 @@ rule reward:
     shell:
         stage(
             "reward",
-            f"bash {LAUNCH} {{resources.gpu}} reward --task_type {{params.task_type}} --data_path {{input.data}} "
+            f"{LAUNCH} {{resources.gpu}} reward --task_type {{params.task_type}} --data_path {{input.data}} "
             f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
         )
 

@@ -35,6 +35,6 @@ rule train_rm:
     shell:
         stage(
             "train_rm",
-            f"bash {LAUNCH} {{resources.gpu}} train --task_type {{params.task_type}} --data_path {{input.data}} "
+            f"{LAUNCH} {{resources.gpu}} train --task_type {{params.task_type}} --data_path {{input.data}} "
             f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
         )

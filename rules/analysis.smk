@@ -1,0 +1,112 @@
+# Analyses beyond the paper's tables (`rmflow analyze`): uncertainty, selection rules and domain groups,
+# verifier metrics, length, seed replicas. Target `analysis`; settings in the `analysis` config section.
+# Tables: results/analysis/*.csv; figures: results/plots/analysis/*.{pdf,png} (in `snakemake --report`).
+
+ANALYSIS_DIR = f"{RESULTS}/analysis"
+ANALYSIS_PLOT_DIR = f"{PLOT_DIR}/analysis"
+ANALYSIS_TABLES = ("accuracy", "comparisons", "verifier", "reliability", "process", "length", "replicas")
+ANALYSIS_FIGURES = ("uncertainty", "groups", "aggregations", "comparisons", "auroc", "reliability", "process", "replicas")
+#: analysis settings rendered as flags (replicas and step_labels are resolved below)
+ANALYSIS_FLAG_KEYS = ("bootstrap", "ece_bins", "error_threshold", "length_buckets")
+
+
+def analysis_cfg():
+    return config.get("analysis", {})
+
+
+def replica_source(entry):
+    """A replica: a key of `reward_models` (its reward set as the pipeline makes it), or a reward set."""
+    return reward_dir(entry) if entry in MODELS else entry.replace("{test}", TEST)
+
+
+def replicas():
+    out = {}
+    for name, entries in analysis_cfg().get("replicas", {}).items():
+        model(name)  # must be a reward model
+        out[name] = [replica_source(e) for e in entries]
+    return out
+
+
+def replica_inputs():
+    return [s for sources in replicas().values() for s in sources if s not in local_input(s) or True][:0] + [
+        s for sources in replicas().values() for s in sources if s.startswith(f"{RESULTS}/") or local_input(s)
+    ]
+
+
+def step_labels():
+    """The configured step-label source, else the generator's labels for a synthetic test set."""
+    spec = analysis_cfg().get("step_labels")
+    if spec:
+        return spec
+    if dataset("test")["source"] == "synth":
+        return f"synth:{config['synth']['seed']}"
+    return None
+
+
+def analysis_params():
+    return canonical(
+        {
+            "analysis": {k: analysis_cfg().get(k) for k in ANALYSIS_FLAG_KEYS},
+            "replicas": replicas(),
+            "step_labels": step_labels(),
+            "evaluation": config["evaluation"],
+            "models": [[name, m["strategy"]] for name, m in MODELS.items()],
+            "test": TEST,
+            "category": CATEGORY,
+        }
+    )
+
+
+def analysis_flags():
+    reps = [f"{name}={s}" for name, sources in replicas().items() for s in sources]
+    own = flags({k: analysis_cfg().get(k) for k in ANALYSIS_FLAG_KEYS}, skip=())
+    extra = flags({"replicas": reps or None, "step_labels": step_labels(), "test_name": TEST}, skip=())
+    return f"{evaluation_flags()} {own} {extra}".strip()
+
+
+def analysis_outputs():
+    tables = [
+        report(f"{ANALYSIS_DIR}/{t}.csv", caption="../workflow/report/analysis_tables.rst", category="Analysis", subcategory="Tables")
+        for t in ANALYSIS_TABLES
+    ]
+    pngs = [
+        report(f"{ANALYSIS_PLOT_DIR}/{f}.png", caption=f"../workflow/report/analysis_{f}.rst", category="Analysis", subcategory="Figures")
+        for f in ANALYSIS_FIGURES
+    ]
+    lengths = [
+        report(f"{ANALYSIS_PLOT_DIR}/length_{m}.png", caption="../workflow/report/analysis_length.rst", category="Analysis", subcategory="Length")
+        for m in MODELS
+    ]
+    pdfs = [f"{ANALYSIS_PLOT_DIR}/{f}.pdf" for f in ANALYSIS_FIGURES] + [f"{ANALYSIS_PLOT_DIR}/length_{m}.pdf" for m in MODELS]
+    return [*tables, f"{ANALYSIS_DIR}/summary.json", *pngs, *lengths, *pdfs]
+
+
+rule analyze:
+    """Uncertainty, every selection rule x aggregation, groups, verifier metrics, length and replicas."""
+    input:
+        data=lambda wc: dataset_dir("test"),
+        rewards=[reward_dir(n) for n in MODELS],
+        replicas=lambda wc: replica_inputs(),
+    output:
+        analysis_outputs(),
+    params:
+        cfg=lambda wc: analysis_params(),
+        flags=lambda wc: analysis_flags(),
+    log:
+        "logs/analyze.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/analyze.tsv"
+    conda:
+        "../envs/light.yaml"
+    shell:
+        stage(
+            "analyze",
+            f"{RMFLOW} analyze --data_path {{input.data}} --output_dir {ANALYSIS_DIR} --plot_dir {ANALYSIS_PLOT_DIR} "
+            f"--category {CATEGORY} {{params.flags}}"
+        )
+
+
+rule analysis:
+    """Target: every table and figure of `rmflow analyze`."""
+    input:
+        rules.analyze.output,

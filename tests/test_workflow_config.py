@@ -1,0 +1,73 @@
+"""Workflow shape per config (dry runs), config validation and lint."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workflow_harness import ROOT, TAIL, make_workspace, planned, snakemake, variant  # noqa: E402
+
+
+def test_default_dag_dry_run(tmp_path):
+    work = make_workspace(tmp_path)
+    jobs = planned(work)
+    assert jobs.count("synth") == 1 and jobs.count("init_backbone[backbone=tiny]") == 1
+    for name in ("dORM", "dPRM", "gORM", "gPRM"):
+        assert f"train_rm[model={name}]" in jobs
+        assert f"reward[model={name}, test=synth]" in jobs
+    assert len(jobs) == 1 + 1 + 4 + 4 + 1 + 2
+
+
+def test_paper_config_dry_run_offline(tmp_path):
+    work = make_workspace(tmp_path)
+    jobs = planned(work, "--configfile", "config/paper.yaml")
+    assert jobs == sorted(
+        [f"export_rewards[model={m}-14B, test=test]" for m in ("dORM", "dPRM", "gORM", "gPRM")]
+        + ["export_test[test=test]", *TAIL]
+    )
+
+
+def test_critiques_target(tmp_path):
+    work = make_workspace(tmp_path)
+    jobs = planned(work, "critiques")
+    assert jobs == sorted(
+        ["synth", "init_backbone[backbone=tiny]", "critiques"]
+        + [f"{r}[task={t}]" for t in ("gORM", "gPRM") for r in ("generate_critiques", "preprocess_critiques")]
+    )
+    cfg = variant(work, "short", lambda c: c["critiques"].update(shorten=True))
+    assert "shorten_critiques[task=gPRM]" in planned(work, "critiques", "--configfile", cfg)
+
+    def on_critiques(c):
+        c["reward_models"]["gORM"]["train"]["data"] = "critiques"
+
+    jobs = planned(work, "--configfile", variant(work, "crit", on_critiques))
+    assert "generate_critiques[task=gORM]" in jobs and "generate_critiques[task=gPRM]" not in jobs
+
+
+def test_zero_reward_models_is_valid(tmp_path):
+    work = make_workspace(tmp_path)
+    cfg = variant(work, "none", lambda c: c.update(reward_models={}))
+    assert planned(work, "--configfile", cfg) == sorted(["synth", *TAIL])
+
+
+def test_schema_rejects_unknown_keys(tmp_path):
+    work = make_workspace(tmp_path)
+    cfg = variant(work, "typo", lambda c: c["evaluation"].update(num_run=3))
+    proc = snakemake(work, "-n", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    assert "num_run" in proc.stdout + proc.stderr
+
+
+def test_unknown_backbone_is_named(tmp_path):
+    work = make_workspace(tmp_path)
+    cfg = variant(work, "bb", lambda c: c["reward_models"]["dORM"]["train"].update(backbone="huge"))
+    proc = snakemake(work, "-n", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    assert "backbone 'huge' is not defined" in proc.stdout + proc.stderr
+
+
+def test_lint_clean():
+    for extra in ([], ["--configfile", "config/paper.yaml"]):
+        proc = snakemake(ROOT, "--lint", *extra, check=False)
+        assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -1,0 +1,136 @@
+"""Test harness for the workflow tests: a tmp copy of the workflow with a stand-in `rmflow`.
+
+The stand-in stages write small output files from their arguments; the real provenance module records
+them. So the real Snakefile, rules, profiles and Snakemake metadata are exercised in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs")
+REAL_MODULES = ("__init__.py", "errors.py", "io.py", "provenance.py")
+
+FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def main():
+    argv = sys.argv[1:]
+    stage = argv[0]
+    if stage == "provenance":
+        from rmflow import provenance
+
+        parser = argparse.ArgumentParser()
+        provenance.add_arguments(parser)
+        provenance.run(parser.parse_args(argv[1:]))
+        return
+    with open("calls.log", "a") as fh:
+        fh.write(stage + "\\n")
+    text = " ".join(argv) + "\\n"
+    get = lambda flag: argv[argv.index(flag) + 1]
+
+    def write(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    if stage == "plot":
+        for suffix in (".pdf", ".png", "_legend.pdf", "_legend.png"):
+            write(Path(get("--output_file") + suffix))
+        return
+    out = Path(get("--output_dir"))
+    if stage == "synth":
+        for kind in ("train", "train_gORM", "train_gPRM", "test"):
+            write(out / kind / "law.jsonl")
+    elif stage == "evaluate":
+        write(out / "best_of_n.csv")
+        write(out / "weighted_vote.csv")
+    elif stage == "reward":
+        write(out / "law_reward.json")
+    elif stage == "train":
+        write(out / "rmflow_train.json")
+    elif stage == "export":
+        write(out / ("law_reward.json" if get("--kind") == "reward" else "law.jsonl"))
+        (out / "source.json").write_text(json.dumps({"source": get("--data_path"), "resolved_revision": None}))
+    elif stage == "preprocess":
+        write(out / "law.jsonl")
+        write(out / "stats.json")
+    else:
+        write(out / "data.jsonl")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def make_workspace(dest: Path) -> Path:
+    """A copy of the workflow whose `rmflow` is the stand-in (plus the real provenance module)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    pkg = dest / "src" / "rmflow"
+    pkg.mkdir(parents=True)
+    for name in REAL_MODULES:
+        shutil.copy(ROOT / "src" / "rmflow" / name, pkg / name)
+    (pkg / "cli.py").write_text(FAKE_CLI)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["HF_HUB_OFFLINE"] = "1"
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env, capture_output=True, text=True
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def planned(workdir: Path, *args: str) -> list[str]:
+    """Jobs a dry run would execute, as sorted 'rule[wildcards]' strings (the `all` target left out)."""
+    out = snakemake(workdir, "-n", "--profile", "profiles/default", *args).stdout
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if not m or m.group(1) == "all":
+            continue
+        wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        jobs.append(f"{m.group(1)}[{wc.group(1)}]" if wc else m.group(1))
+    return sorted(jobs)
+
+
+def variant(workdir: Path, name: str, edit) -> str:
+    """Write an edited copy of the default config; return its path for --configfile."""
+    cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    edit(cfg)
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path.name
+
+
+TAIL = ["evaluate", "plot[table=best_of_n]", "plot[table=weighted_vote]"]
+
+
+def full_run(dest: Path) -> Path:
+    """The default workflow run to completion in a fresh copy at ``dest``."""
+    work = make_workspace(dest)
+    snakemake(work, "--profile", "profiles/default", "--cores", "2", "all")
+    return work
