@@ -13,6 +13,7 @@ inside functions only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -77,6 +78,11 @@ class Backend(Protocol):
     def generate(self, prompts: Sequence[str], spec: SamplingSpec) -> list[list[Sample]]: ...
 
     def close(self) -> None: ...
+
+
+def derived_seed(*parts: object) -> int:
+    """A 31-bit seed for a unit of work (chunk, batch), stable across runs and processes."""
+    return int(hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -333,7 +339,7 @@ class TransformersBackend:
             tqdm(starts, desc="generate", unit="batch", leave=False, disable=len(starts) < 2)
         ):
             batch = list(prompts[start : start + self.batch_size])
-            out.extend(self._generate_batch(batch, spec.with_seed(spec.seed + b)))
+            out.extend(self._generate_batch(batch, spec.with_seed(derived_seed(spec.seed, "batch", b))))
         return out
 
     def _generate_batch(self, prompts: list[str], spec: SamplingSpec) -> list[list[Sample]]:

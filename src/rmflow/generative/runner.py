@@ -24,6 +24,7 @@ from rmflow.generative.backends import (
     Backend,
     Sample,
     SamplingSpec,
+    derived_seed,
     load_tokenizer,
     make_backend,
     resolve_backend,
@@ -73,7 +74,8 @@ def run_job(
 ) -> dict[str, float]:
     """Sample this engine's missing chunks; save ``[[summarize(sample) per sample] per prompt]`` per chunk.
 
-    Chunk ``i`` is sampled with seed ``spec.seed + i`` so a resumed run repeats the same draws.
+    Each chunk has its own seed (from ``spec.seed``, the category and the chunk index): with the
+    transformers backend a resumed or sharded run draws what an uninterrupted single process draws.
     Returns counts for throughput reporting (prompts, samples, generated tokens, seconds).
     """
     stats = {"prompts": 0, "samples": 0, "tokens": 0, "seconds": 0.0}
@@ -81,7 +83,7 @@ def run_job(
         if i % world != rank or job.store.done(i):
             continue
         t0 = time.perf_counter()
-        samples = backend.generate(list(chunk), spec.with_seed(spec.seed + i))
+        samples = backend.generate(list(chunk), spec.with_seed(derived_seed(spec.seed, job.category, i)))
         dt = time.perf_counter() - t0
         job.store.save(i, [[summarize(s) for s in per_prompt] for per_prompt in samples])
         n_tok = sum(len(s.token_ids) for per_prompt in samples for s in per_prompt)
