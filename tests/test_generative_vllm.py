@@ -132,3 +132,17 @@ def test_requested_ids_are_filtered_from_topk():
     spec = SamplingSpec(logprobs=(YES, NO))
     c = completion(0, "t", {3: -0.1, YES: -1.0, 4: -2.0})
     assert parse_completion(c, spec).last_logprobs == {3: -0.1, YES: -1.0}  # sampled token 3 kept
+
+
+def test_backend_resolution(monkeypatch):
+    from rmflow.errors import UserError
+    from rmflow.generative.backends import resolve_backend
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert resolve_backend("transformers") == "transformers"
+    with pytest.raises(UserError):
+        resolve_backend("tgi")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # under accelerate launch: one process per GPU
+    assert resolve_backend("auto") == "transformers"
+    with pytest.raises(UserError, match="one process"):
+        resolve_backend("vllm")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -406,13 +407,19 @@ def vllm_available() -> bool:
 
 
 def resolve_backend(name: str) -> str:
-    """``auto`` -> ``vllm`` when vLLM imports and a GPU is present, else ``transformers``."""
+    """``auto`` -> ``vllm`` when vLLM imports, a GPU is present and this is a single process, else
+    ``transformers``. vLLM manages its GPUs itself, so it refuses to run under a multi-process launcher."""
     if name not in BACKENDS:
         raise UserError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
-    if name != "auto":
-        if name == "vllm" and not vllm_available():
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if name == "vllm":
+        if launched:
+            raise UserError("--backend vllm runs as one process (it starts one engine per GPU group itself)")
+        if not vllm_available():
             raise UserError("--backend vllm: vLLM is not installed (pip install 'rmflow[vllm]')")
         return name
+    if name == "transformers" or launched:
+        return "transformers"
     import torch
 
     return "vllm" if torch.cuda.is_available() and vllm_available() else "transformers"
