@@ -1,0 +1,233 @@
+"""``rmflow analyze``: verifier metrics, uncertainty, selection rules and groups, length, replicas.
+
+    rmflow analyze --data_path TEST --reward_dirs R.. --model_names M.. --strategies S.. \\
+        --num_runs 100 --seed 42 --output_dir results/analysis [--category all] [--Ns 1 2 4 8 16] \\
+        [--replicas NAME=DIR ..] [--bootstrap 1000] [--ece_bins 10] [--error_threshold 0.5] \\
+        [--step_labels SOURCE] [--length_buckets 6] [--plot_dir DIR] [--test_name NAME]
+
+The evaluation's flags and their meaning are shared (:mod:`rmflow.evaluation.settings`); the seed
+CSVs of ``rmflow evaluate`` are left alone. Writes to ``--output_dir``: ``accuracy.csv``,
+``comparisons.csv``, ``verifier.csv``, ``reliability.csv``, ``process.csv``, ``length.csv``,
+``replicas.csv`` (tidy tables, see :mod:`tables`, :mod:`verifier`, :mod:`length`, :mod:`replicas`) and
+``summary.json`` (settings, counts, timings, notes); to ``--plot_dir``: the figures of :mod:`figures`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rmflow.analysis import figures
+from rmflow.analysis.inputs import ScoreSet, load_analysis_category, score_sets
+from rmflow.analysis.length import LENGTH_HEADER, length_rows
+from rmflow.analysis.replicas import REPLICA_HEADER, replica_rows
+from rmflow.analysis.selection import MACRO_GROUPS, groups, select, series_list
+from rmflow.analysis.settings import AnalysisSettings, analysis_settings
+from rmflow.analysis.settings import add_arguments as add_arguments
+from rmflow.analysis.tables import (
+    ACCURACY_HEADER,
+    COMPARISON_HEADER,
+    accuracy_rows,
+    comparison_rows,
+    write_csv,
+)
+from rmflow.analysis.uncertainty import CategoryResamples
+from rmflow.analysis.verifier import (
+    PROCESS_HEADER,
+    RELIABILITY_HEADER,
+    VERIFIER_HEADER,
+    has_step_labels,
+    per_step_models,
+    process_rows,
+    verifier_tables,
+)
+from rmflow.evaluation.scores import STRATEGIES
+from rmflow.io import write_json
+
+log = logging.getLogger(__name__)
+
+FIGURES = (
+    "uncertainty",
+    "groups",
+    "aggregations",
+    "comparisons",
+    "auroc",
+    "reliability",
+    "process",
+    "replicas",
+)
+
+
+def file_stem(name: str) -> str:
+    """A model name made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def length_figure_name(model: str) -> str:
+    return f"length_{file_stem(model)}"
+
+
+class Timer:
+    """Accumulated wall time per phase."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] += now - self._last
+        self._last = now
+
+
+def _process_note(s: AnalysisSettings, cats: dict[str, Any], models: list[str]) -> str:
+    if not per_step_models(cats, models):
+        return (
+            "No reward set holds one score per step (dORM/dPRM-style lists), so there is no first error step."
+        )
+    if not has_step_labels(cats):
+        return (
+            "No step labels for the test CoTs: pass --step_labels (train-schema source or synth[:SEED]) "
+            "or use test records with a step_labels field."
+        )
+    return ""
+
+
+def analyze(s: AnalysisSettings) -> dict[str, Any]:
+    """Run every analysis; write tables, figures and ``summary.json``; return the summary."""
+    ev = s.evaluation
+    timer = Timer()
+    sets = score_sets(ev.models, s.replicas)
+    strategies = {m.name: m.strategy for m in ev.models}
+    own = [x for x in sets if x.replica == 0 and x.strategy == strategies[x.model]]
+    series = series_list(ev.Ns, sets)
+    cats, selections, resamples = {}, {}, {}
+    for category in tqdm(ev.categories, desc="analyze", unit="category", leave=False):
+        cat = load_analysis_category(
+            ev.data_path, category, ev.models, s.replicas, sets, s.step_labels, s.error_threshold
+        )
+        timer.lap("load")
+        sel = select(cat, series, ev.Ns, ev.num_runs, ev.seed, {x.key for x in own})
+        timer.lap("selection")
+        resamples[category] = CategoryResamples.draw(sel.p, category, ev.seed, s.bootstrap, s.bootstrap)
+        timer.lap("bootstrap")
+        cats[category], selections[category] = cat, sel
+    grouping = groups(ev.categories)
+    name = s.test_name
+    tables: dict[str, tuple[list[str], list[list[object]]]] = {
+        "accuracy": (ACCURACY_HEADER, accuracy_rows(name, series, selections, resamples, grouping)),
+        "comparisons": (
+            COMPARISON_HEADER,
+            comparison_rows(name, series, resamples, grouping, strategies, ev.Ns),
+        ),
+    }
+    timer.lap("uncertainty")
+    verifier, reliability, auroc_of = verifier_tables(name, cats, grouping, sets, s.ece_bins)
+    process = process_rows(name, cats, grouping, list(strategies), s.error_threshold)
+    tables |= {
+        "verifier": (VERIFIER_HEADER, verifier),
+        "reliability": (RELIABILITY_HEADER, reliability),
+        "process": (PROCESS_HEADER, process),
+    }
+    timer.lap("verifier")
+    tables["length"] = (LENGTH_HEADER, length_rows(name, cats, selections, own, ev.Ns, s.length_buckets))
+    timer.lap("length")
+    tables["replicas"] = (
+        REPLICA_HEADER,
+        replica_rows(name, series, sets, strategies, selections, grouping, auroc_of, ev.Ns),
+    )
+    timer.lap("replicas")
+    for table, (header, rows) in tables.items():
+        write_csv(s.output_dir / f"{table}.csv", header, rows)
+    timer.lap("write tables")
+    note = _process_note(s, cats, list(strategies))
+    plots = write_figures(s, tables, strategies, grouping, sets, note)
+    timer.lap("figures")
+    summary = _summary(s, cats, sets, tables, plots, note, timer.seconds)
+    write_json(s.output_dir / "summary.json", summary, indent=2)
+    log.info(
+        "analyzed %d categories, %d score sets in %.1f s -> %s, %s",
+        len(cats), len(sets), sum(timer.seconds.values()), s.output_dir, s.plot_dir,
+    )  # fmt: skip
+    return summary
+
+
+def write_figures(
+    s: AnalysisSettings,
+    tables: dict[str, tuple[list[str], list[list[object]]]],
+    strategies: dict[str, str],
+    grouping: dict[str, list[str]],
+    sets: list[ScoreSet],
+    note: str,
+) -> list[Path]:
+    Ns, out = list(s.evaluation.Ns), s.plot_dir
+    rows = {k: v[1] for k, v in tables.items()}
+    macro = [g for g in MACRO_GROUPS if g in grouping]
+    columns = [*macro, *(c for c in grouping if c not in MACRO_GROUPS)]
+    paths = [
+        *figures.uncertainty_figure(out, rows["accuracy"], Ns, strategies),
+        *figures.groups_figure(out, rows["accuracy"], Ns, strategies, macro),
+        *figures.aggregations_figure(out, rows["accuracy"], Ns, strategies, STRATEGIES),
+        *figures.comparisons_figure(out, rows["comparisons"], max(Ns)),
+        *figures.auroc_figure(out, rows["verifier"], strategies, columns),
+        *figures.reliability_figure(out, rows["reliability"], strategies),
+        *figures.process_figure(out, rows["process"], columns, note),
+        *figures.replicas_figure(out, rows["replicas"], Ns, list(strategies)),
+    ]
+    for model in strategies:
+        paths += figures.length_figure(out, rows["length"], model, Ns, length_figure_name(model))
+    return paths
+
+
+def _summary(
+    s: AnalysisSettings,
+    cats: dict[str, Any],
+    sets: list[ScoreSet],
+    tables: dict[str, tuple[list[str], list[list[object]]]],
+    plots: list[Path],
+    note: str,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    ev = s.evaluation
+    return {
+        "test_set": s.test_name,
+        "data_path": ev.data_path,
+        "reward_models": [{"name": m.name, "source": m.source, "strategy": m.strategy} for m in ev.models],
+        "replicas": {k: [r.source for r in v] for k, v in s.replicas.items()},
+        "score_sets": [
+            {"model": x.model, "strategy": x.strategy, "replica": x.replica + 1, "source": x.source}
+            for x in sets
+        ],
+        "Ns": list(ev.Ns),
+        "num_runs": ev.num_runs,
+        "seed": ev.seed,
+        "bootstrap": s.bootstrap,
+        "ece_bins": s.ece_bins,
+        "error_threshold": s.error_threshold,
+        "step_labels": s.step_labels or "test records' step_labels field",
+        "length_buckets": s.length_buckets,
+        "categories": {
+            c: {
+                "questions": len(cat.data.q_ids),
+                "cots": int(cat.data.n_cots.sum()),
+                "labelled_cots": int((cat.first_error != -2).sum()),
+                "per_step_models": sorted(cat.predicted_error),
+            }
+            for c, cat in cats.items()
+        },
+        "process_note": note,
+        "tables": {k: {"file": f"{k}.csv", "rows": len(v[1])} for k, v in tables.items()},
+        "figures": [str(p) for p in plots],
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    analyze(analysis_settings(args))

@@ -1,0 +1,448 @@
+"""Figures of the analysis (matplotlib, Agg), each written as PDF and PNG from the tidy tables' rows.
+
+Every figure function takes the rows it plots (as written to the CSVs) and writes
+``{plot_dir}/{name}.pdf`` and ``.png`` atomically. Reward models keep one colour and marker across
+figures (dORM, dPRM, gORM, gPRM by name prefix; MV black; oracles grey).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rmflow.evaluation.report import MV, PASS
+from rmflow.io import atomic_path
+
+FIXED_STYLE = {
+    "dORM": ("#1f77b4", "o"),
+    "dPRM": ("#ff7f0e", "s"),
+    "gORM": ("#2ca02c", "^"),
+    "gPRM": ("#d62728", "D"),
+}
+EXTRA_STYLE = [("#9467bd", "v"), ("#8c564b", "P"), ("#e377c2", "X"), ("#17becf", "*"), ("#bcbd22", "h")]
+SELECTION_TITLE = {"best_of_n": "Best-of-N", "weighted_vote": "Weighted vote"}
+GROUP_TITLE = {
+    "all": "All domains",
+    "math_adjacent": "Math-adjacent",
+    "non_math_adjacent": "Non-math-adjacent",
+}
+STRATEGY_STYLE = {"last": "-", "min": "--", "max": ":", "mean": "-.", "prod": (0, (3, 1, 1, 1, 1, 1))}
+
+Row = Sequence[Any]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Colour and marker per model: fixed for the four families, then a cycle of others."""
+    out, extra = {}, iter(EXTRA_STYLE * (len(models) // len(EXTRA_STYLE) + 1))
+    used: set[str] = set()
+    for m in models:
+        family = next((f for f in FIXED_STYLE if m.startswith(f) and f not in used), None)
+        if family:
+            used.add(family)
+            out[m] = FIXED_STYLE[family]
+        else:
+            out[m] = next(extra)
+    return out
+
+
+def save(fig: Any, plot_dir: Path, name: str) -> list[Path]:
+    """Write ``name.pdf`` and ``name.png`` atomically (no timestamps in the files)."""
+    paths = []
+    for ext, meta in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
+        path = Path(plot_dir) / f"{name}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=120, metadata=meta)
+        paths.append(path)
+    _pyplot().close(fig)
+    return paths
+
+
+def _log2_axis(ax: Any, Ns: Sequence[int]) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(Ns))
+    ax.set_xticklabels([str(n) for n in Ns])
+    ax.minorticks_off()
+    ax.set_xlabel("N (CoTs per question)")
+    ax.grid(alpha=0.3)
+
+
+def _message(plot_dir: Path, name: str, title: str, text: str) -> list[Path]:
+    """A figure that states why there is nothing to plot (e.g. no step labels)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 2.2))
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
+    return save(fig, plot_dir, name)
+
+
+class Accuracy:
+    """Lookup of ``accuracy.csv`` statistics: (N, selection, method, aggregation, group, statistic)."""
+
+    def __init__(self, rows: Sequence[Row]):
+        self.values = {tuple(r[1:7]): r[8] for r in rows if r[7] == ""}
+
+    def curve(
+        self, Ns: Sequence[int], selection: str, method: str, aggregation: str, group: str, stat: str
+    ) -> np.ndarray:
+        return np.array(
+            [self.values.get((n, selection, method, aggregation, group, stat), math.nan) for n in Ns]
+        )
+
+
+def _accuracy_panel(
+    ax: Any, acc: Accuracy, Ns: Sequence[int], selection: str, group: str, strategies: Mapping[str, str],
+    styles: Mapping[str, tuple[str, str]], band: bool = True,
+) -> None:  # fmt: skip
+    ax.plot(
+        Ns, acc.curve(Ns, "majority_vote", MV, "", group, "mean"), color="black", marker="o", ms=3, label=MV
+    )
+    ax.plot(
+        Ns, acc.curve(Ns, "pass@N", PASS, "", group, "mean"), color="grey", ls=":", label="Pass@N (oracle)"
+    )
+    ax.plot(
+        Ns,
+        acc.curve(Ns, "pass@k", "Pass@k", "", group, "mean"),
+        color="grey",
+        ls="--",
+        lw=1,
+        label="pass@k (unbiased)",
+    )
+    for model, strategy in strategies.items():
+        color, marker = styles[model]
+        mean = acc.curve(Ns, selection, model, strategy, group, "mean")
+        ax.plot(Ns, mean, color=color, marker=marker, ms=4, label=f"{model} ({strategy})")
+        if band:
+            low = acc.curve(Ns, selection, model, strategy, group, "ci95_low")
+            high = acc.curve(Ns, selection, model, strategy, group, "ci95_high")
+            ax.fill_between(Ns, low, high, color=color, alpha=0.15, lw=0)
+    _log2_axis(ax, Ns)
+
+
+def uncertainty_figure(
+    plot_dir: Path, rows: Sequence[Row], Ns: Sequence[int], strategies: Mapping[str, str]
+) -> list[Path]:
+    """Macro accuracy vs N (group all) with 95% bootstrap CI bands, best-of-N and weighted vote."""
+    plt = _pyplot()
+    acc, styles = Accuracy(rows), model_styles(list(strategies))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
+        _accuracy_panel(ax, acc, Ns, selection, "all", strategies, styles)
+        ax.set_title(f"{SELECTION_TITLE[selection]} — macro average, 95% bootstrap CI")
+    axes[0].set_ylabel("Task accuracy (%)")
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return save(fig, plot_dir, "uncertainty")
+
+
+def groups_figure(
+    plot_dir: Path,
+    rows: Sequence[Row],
+    Ns: Sequence[int],
+    strategies: Mapping[str, str],
+    groups: Sequence[str],
+) -> list[Path]:
+    """Rows: best-of-N, weighted vote; columns: macro groups (all, math-adjacent, non-math-adjacent)."""
+    plt = _pyplot()
+    acc, styles = Accuracy(rows), model_styles(list(strategies))
+    fig, axes = plt.subplots(2, len(groups), figsize=(4.2 * len(groups), 7.5), squeeze=False)
+    for i, selection in enumerate(SELECTION_TITLE):
+        for j, group in enumerate(groups):
+            ax = axes[i, j]
+            _accuracy_panel(ax, acc, Ns, selection, group, strategies, styles)
+            ax.set_title(f"{SELECTION_TITLE[selection]}: {GROUP_TITLE.get(group, group)}", fontsize=10)
+        axes[i, 0].set_ylabel("Task accuracy (%)")
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return save(fig, plot_dir, "groups")
+
+
+def aggregations_figure(
+    plot_dir: Path,
+    rows: Sequence[Row],
+    Ns: Sequence[int],
+    strategies: Mapping[str, str],
+    aggregations: Sequence[str],
+) -> list[Path]:
+    """Per model (columns) and selection (rows): accuracy vs N under every aggregation, group all."""
+    plt = _pyplot()
+    acc, styles = Accuracy(rows), model_styles(list(strategies))
+    models = list(strategies) or ["(no reward models)"]
+    fig, axes = plt.subplots(2, len(models), figsize=(3.8 * len(models), 7), squeeze=False, sharey="row")
+    for i, selection in enumerate(SELECTION_TITLE):
+        for j, model in enumerate(models):
+            ax = axes[i, j]
+            ax.plot(Ns, acc.curve(Ns, "majority_vote", MV, "", "all", "mean"), color="black", lw=1, label=MV)
+            color = styles.get(model, ("grey", "o"))[0]
+            for agg in aggregations:
+                own = strategies.get(model) == agg
+                ax.plot(
+                    Ns, acc.curve(Ns, selection, model, agg, "all", "mean"), color=color, ls=STRATEGY_STYLE[agg],
+                    lw=2.2 if own else 1.1, alpha=1 if own else 0.75, label=f"{agg}{' (own)' if own else ''}",
+                )  # fmt: skip
+            _log2_axis(ax, Ns)
+            ax.set_title(f"{model}: {SELECTION_TITLE[selection]}", fontsize=10)
+            ax.legend(fontsize=7, loc="lower right")
+        axes[i, 0].set_ylabel("Task accuracy (%)")
+    fig.tight_layout()
+    return save(fig, plot_dir, "aggregations")
+
+
+def comparisons_figure(plot_dir: Path, rows: Sequence[Row], n: int) -> list[Path]:
+    """Forest plot of paired differences (a - b, pp) at N = ``n``, group all, with CI and p-value."""
+    plt = _pyplot()
+    picked = [r for r in rows if r[1] == n and r[3] == "all"]
+    if not picked:
+        return _message(plot_dir, "comparisons", "Paired comparisons", "No methods to compare.")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(picked) / 2 + 1.8), sharey=True)
+    for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
+        part = [r for r in picked if r[2] == selection]
+        y = np.arange(len(part))[::-1]
+        diff = np.array([r[6] for r in part])
+        err = np.array([[r[6] - r[7] for r in part], [r[8] - r[6] for r in part]])
+        colors = ["#d62728" if r[9] < 0.05 else "#555555" for r in part]
+        for k, color in enumerate(colors):
+            ax.errorbar(diff[k], y[k], xerr=err[:, k : k + 1], fmt="o", ms=4, color=color, capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        for yi, r in zip(y, part, strict=True):
+            ax.annotate(
+                f"p={r[9]:.3g}",
+                (r[8], yi),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{r[4]} vs {r[5]}" for r in part], fontsize=8)
+        ax.set_xlabel("Accuracy difference (percentage points)")
+        ax.set_title(f"{SELECTION_TITLE[selection]}, N={n}, all domains", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.margins(x=0.2)
+    fig.tight_layout()
+    return save(fig, plot_dir, "comparisons")
+
+
+def auroc_figure(
+    plot_dir: Path, rows: Sequence[Row], strategies: Mapping[str, str], columns: Sequence[str]
+) -> list[Path]:
+    """Heat map of AUROC (model under its own strategy x group/domain)."""
+    plt = _pyplot()
+    values = {(r[1], r[2], r[4]): r[6] for r in rows if r[3] == 0 and r[5] == "auroc"}
+    models = list(strategies)
+    if not models:
+        return _message(plot_dir, "auroc", "AUROC", "No reward models to assess.")
+    grid = np.array(
+        [[values.get((m, strategies[m], c), math.nan) for c in columns] for m in models], dtype=float
+    )
+    fig, ax = plt.subplots(figsize=(0.75 * len(columns) + 2.5, 0.55 * len(models) + 1.8))
+    finite = grid[np.isfinite(grid)]
+    low = min(0.5, float(finite.min())) if finite.size else 0.5
+    im = ax.imshow(grid, cmap="viridis", vmin=low, vmax=1.0, aspect="auto")
+    for i in range(len(models)):
+        for j in range(len(columns)):
+            v = grid[i, j]
+            text = "–" if math.isnan(v) else f"{v:.2f}"
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v < (low + 1) / 2 else "black",
+            )
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels(
+        [GROUP_TITLE.get(c, c.replace("_", " ")) for c in columns], rotation=45, ha="right", fontsize=8
+    )
+    ax.set_yticks(range(len(models)))
+    ax.set_yticklabels([f"{m} ({strategies[m]})" for m in models], fontsize=8)
+    ax.set_title("AUROC of the CoT score for final-answer correctness", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+    fig.tight_layout()
+    return save(fig, plot_dir, "auroc")
+
+
+def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[str, str]) -> list[Path]:
+    """Reliability diagrams (group all, pooled): accuracy vs score per bin, and the bin counts."""
+    plt = _pyplot()
+    models = [
+        m for m in strategies if any(r[1] == m and r[2] == strategies[m] and r[3] == "all" for r in rows)
+    ]
+    if not models:
+        return _message(plot_dir, "reliability", "Reliability", "No reward model has scores in [0, 1].")
+    styles = model_styles(list(strategies))
+    fig, axes = plt.subplots(
+        2, len(models), figsize=(3.6 * len(models), 5.6), squeeze=False, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for j, m in enumerate(models):
+        part = [r for r in rows if r[1] == m and r[2] == strategies[m] and r[3] == "all"]
+        lower = np.array([r[5] for r in part])
+        width = np.array([r[6] - r[5] for r in part])
+        count = np.array([r[7] for r in part], dtype=float)
+        acc = np.array([r[9] for r in part], dtype=float)
+        mean = np.array([r[8] for r in part], dtype=float)
+        ece = np.nansum(count * np.abs(acc - mean)) / count.sum()
+        ax = axes[0, j]
+        ax.bar(
+            lower,
+            np.nan_to_num(acc),
+            width=width,
+            align="edge",
+            color=styles[m][0],
+            alpha=0.7,
+            edgecolor="black",
+            lw=0.5,
+            label="accuracy",
+        )
+        ax.plot([0, 1], [0, 1], color="black", ls="--", lw=0.8, label="perfect calibration")
+        ax.plot(mean, acc, "k.", ms=4, label="bin mean score")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{m} ({strategies[m]}): ECE {ece:.3f}", fontsize=10)
+        axes[1, j].bar(
+            lower, count / count.sum(), width=width, align="edge", color="grey", edgecolor="black", lw=0.5
+        )
+        axes[1, j].set_xlim(0, 1)
+        axes[1, j].set_xlabel("CoT score")
+    axes[0, 0].set_ylabel("Fraction of CoTs correct")
+    axes[1, 0].set_ylabel("Share of CoTs")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return save(fig, plot_dir, "reliability")
+
+
+def process_figure(plot_dir: Path, rows: Sequence[Row], columns: Sequence[str], note: str) -> list[Path]:
+    """Per per-step model: accuracy on erroneous / correct CoTs and F1 of the first error step."""
+    if not rows:
+        return _message(plot_dir, "process", "First-error-step metrics (ProcessBench-style)", note)
+    plt = _pyplot()
+    models = list(dict.fromkeys(r[1] for r in rows))
+    fig, axes = plt.subplots(
+        len(models), 1, figsize=(max(6, 0.6 * len(columns) + 2), 3 * len(models)), squeeze=False
+    )
+    for ax, m in zip(axes[:, 0], models, strict=True):
+        by_group = {r[2]: r for r in rows if r[1] == m}
+        cols = [c for c in columns if c in by_group]
+        x = np.arange(len(cols))
+        for k, (idx, label, color) in enumerate(
+            ((6, "acc. erroneous", "#d62728"), (7, "acc. correct", "#2ca02c"), (8, "F1", "#1f77b4"))
+        ):
+            ax.bar(x + (k - 1) * 0.27, [by_group[c][idx] for c in cols], width=0.27, label=label, color=color)
+        ax.set_xticks(x)
+        ax.set_xticklabels(
+            [GROUP_TITLE.get(c, c.replace("_", " ")) for c in cols], rotation=45, ha="right", fontsize=8
+        )
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("fraction")
+        ax.set_title(f"{m}: first erroneous step (P(+) < {rows[0][3]})", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].legend(fontsize=7, ncol=3, loc="upper right")
+    fig.tight_layout()
+    return save(fig, plot_dir, "process")
+
+
+def replicas_figure(
+    plot_dir: Path, rows: Sequence[Row], Ns: Sequence[int], models: Sequence[str]
+) -> list[Path]:
+    """Per selection: every replica's macro accuracy vs N (points), their mean (line) and min-max band."""
+    plt = _pyplot()
+    styles = model_styles(list(models))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
+        for k, m in enumerate(models):
+            part = [r for r in rows if r[1] == selection and r[3] == m and r[4] == "all"]
+            stat = {(r[2], r[7]): r[8] for r in part if r[5] == ""}
+            color, marker = styles[m]
+            mean = np.array([stat.get((n, "replica_mean"), math.nan) for n in Ns])
+            count = int(stat.get((Ns[0], "replicas"), 1))
+            ax.plot(
+                Ns, mean, color=color, marker=marker, ms=4, label=f"{m} ({count} replica{'s' * (count > 1)})"
+            )
+            if count > 1:
+                low = [stat[n, "replica_min"] for n in Ns]
+                high = [stat[n, "replica_max"] for n in Ns]
+                ax.fill_between(Ns, low, high, color=color, alpha=0.15, lw=0)
+                jitter = 2 ** ((k - len(models) / 2) * 0.02)
+                pts = [(r[2] * jitter, r[8]) for r in part if r[5] != ""]
+                ax.scatter(*zip(*pts, strict=True), color=color, s=8, alpha=0.7)
+        _log2_axis(ax, Ns)
+        ax.set_title(f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
+    axes[0].set_ylabel("Task accuracy (%)")
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return save(fig, plot_dir, "replicas")
+
+
+def length_figure(
+    plot_dir: Path, rows: Sequence[Row], model: str, Ns: Sequence[int], name: str
+) -> list[Path]:
+    """One reward model: best-of-N accuracy, AUROC and selection share by CoT step-count bucket."""
+    plt = _pyplot()
+    part = [r for r in rows if r[1] == model]
+    buckets = sorted({r[3] for r in part})
+    label = {r[3]: f"{r[4]}" if r[4] == r[5] else f"{r[4]}-{r[5]}" for r in part}
+    stat = {(r[3], r[6], r[7]): r[8] for r in part}
+    x = np.arange(len(buckets))
+    names = [f"{label[b]}\n(n={int(stat[b, '', 'cots'])})" for b in buckets]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    cmap = plt.get_cmap("viridis")
+    for k, n in enumerate(Ns):
+        acc = [stat.get((b, n, "accuracy"), math.nan) for b in buckets]
+        axes[0].plot(x, acc, marker="o", ms=4, color=cmap(k / max(1, len(Ns) - 1)), label=f"best-of-{n}")
+    axes[0].plot(
+        x,
+        [stat[b, "", "cot_accuracy"] for b in buckets],
+        color="black",
+        ls="--",
+        label="all CoTs (no selection)",
+    )
+    axes[0].set_ylabel("Accuracy of the selected CoT (%)")
+    axes[0].set_title(f"{model}: best-of-N accuracy by length", fontsize=10)
+    axes[0].legend(fontsize=7)
+    aucs = [stat[b, "", "auroc"] for b in buckets]
+    axes[1].bar(x, aucs, color="#1f77b4", alpha=0.8)
+    axes[1].axhline(0.5, color="black", ls=":", lw=0.8)
+    axes[1].set_ylim(0, 1)
+    axes[1].set_ylabel("AUROC")
+    axes[1].set_title(f"{model}: AUROC by length", fontsize=10)
+    total = sum(stat[b, "", "cots"] for b in buckets)
+    axes[2].bar(
+        x - 0.2,
+        [100 * stat[b, "", "cots"] / total for b in buckets],
+        width=0.4,
+        color="grey",
+        label="all CoTs",
+    )
+    n_max = max(Ns)
+    axes[2].bar(
+        x + 0.2,
+        [stat.get((b, n_max, "selected_share"), 0) for b in buckets],
+        width=0.4,
+        color="#d62728",
+        label=f"best-of-{n_max} choices",
+    )
+    axes[2].set_ylabel("Share (%)")
+    axes[2].set_title(f"{model}: which lengths get selected", fontsize=10)
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.set_xticks(x)
+        ax.set_xticklabels(names)
+        ax.set_xlabel("Steps in the CoT")
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return save(fig, plot_dir, name)
