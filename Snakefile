@@ -28,6 +28,7 @@ include: "rules/critiques.smk"
 include: "rules/train.smk"
 include: "rules/reward.smk"
 include: "rules/evaluate.smk"
+include: "rules/analysis.smk"
 
 
 localrules:
@@ -41,6 +42,7 @@ localrules:
 rule all:
     input:
         expand(f"{PLOT_DIR}/{{table}}{{suffix}}", table=TABLES, suffix=PLOT_SUFFIXES),
+        [f"{RESULTS}/report/training_curves.png"] if models_with("train") else [],
     default_target: True
 
 

@@ -28,9 +28,8 @@ def replicas():
 
 
 def replica_inputs():
-    return [s for sources in replicas().values() for s in sources if s not in local_input(s) or True][:0] + [
-        s for sources in replicas().values() for s in sources if s.startswith(f"{RESULTS}/") or local_input(s)
-    ]
+    """Replica reward sets that are files: made by the pipeline or local directories (not hub ids)."""
+    return [path for sources in replicas().values() for s in sources for path in local_input(s)]
 
 
 def step_labels():
@@ -64,20 +63,17 @@ def analysis_flags():
     return f"{evaluation_flags()} {own} {extra}".strip()
 
 
+def reported(path, caption, subcategory):
+    """An output shown in `snakemake --report` under Analysis."""
+    return report(path, caption=f"../workflow/report/{caption}.rst", category="Analysis", subcategory=subcategory)
+
+
 def analysis_outputs():
-    tables = [
-        report(f"{ANALYSIS_DIR}/{t}.csv", caption="../workflow/report/analysis_tables.rst", category="Analysis", subcategory="Tables")
-        for t in ANALYSIS_TABLES
-    ]
-    pngs = [
-        report(f"{ANALYSIS_PLOT_DIR}/{f}.png", caption=f"../workflow/report/analysis_{f}.rst", category="Analysis", subcategory="Figures")
-        for f in ANALYSIS_FIGURES
-    ]
-    lengths = [
-        report(f"{ANALYSIS_PLOT_DIR}/length_{m}.png", caption="../workflow/report/analysis_length.rst", category="Analysis", subcategory="Length")
-        for m in MODELS
-    ]
-    pdfs = [f"{ANALYSIS_PLOT_DIR}/{f}.pdf" for f in ANALYSIS_FIGURES] + [f"{ANALYSIS_PLOT_DIR}/length_{m}.pdf" for m in MODELS]
+    tables = [reported(f"{ANALYSIS_DIR}/{t}.csv", "analysis_tables", "Tables") for t in ANALYSIS_TABLES]
+    pngs = [reported(f"{ANALYSIS_PLOT_DIR}/{f}.png", f"analysis_{f}", "Figures") for f in ANALYSIS_FIGURES]
+    lengths = [reported(f"{ANALYSIS_PLOT_DIR}/length_{m}.png", "analysis_length", "Length") for m in MODELS]
+    pdfs = [f"{ANALYSIS_PLOT_DIR}/{f}.pdf" for f in ANALYSIS_FIGURES]
+    pdfs += [f"{ANALYSIS_PLOT_DIR}/length_{m}.pdf" for m in MODELS]
     return [*tables, f"{ANALYSIS_DIR}/summary.json", *pngs, *lengths, *pdfs]
 
 
@@ -110,3 +106,7 @@ rule analysis:
     """Target: every table and figure of `rmflow analyze`."""
     input:
         rules.analyze.output,
+
+
+localrules:
+    analysis,

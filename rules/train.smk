@@ -7,13 +7,7 @@ rule train_rm:
         data=lambda wc: train_data_dir(wc.model),
         backbone=lambda wc: backbone_input(model(wc.model)["train"]["backbone"]),
     output:
-        report(
-            directory(f"{RESULTS}/checkpoints/{{model}}"),
-            patterns=["rmflow_train.json"],
-            caption="../workflow/report/train.rst",
-            category="Training",
-            subcategory="{model}",
-        ),
+        directory(f"{RESULTS}/checkpoints/{{model}}"),
     wildcard_constraints:
         model=any_of(models_with("train")),
     params:
@@ -37,4 +31,31 @@ rule train_rm:
             "train_rm",
             f"{LAUNCH} {{resources.gpu}} train --task_type {{params.task_type}} --data_path {{input.data}} "
             f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
+        )
+
+
+rule training_curves:
+    """Training-loss curves of every trained reward model (for the report)."""
+    input:
+        [checkpoint_dir(name) for name in models_with("train")],
+    output:
+        report(
+            f"{RESULTS}/report/training_curves.png",
+            caption="../workflow/report/train.rst",
+            category="Training",
+        ),
+    params:
+        cfg=lambda wc: canonical({"models": models_with("train")}),
+        flags=lambda wc: flags({"names": models_with("train")}),
+    log:
+        "logs/training_curves.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/training_curves.tsv"
+    conda:
+        "../envs/light.yaml"
+    shell:
+        stage(
+            "training_curves",
+            'python "$RMFLOW_ROOT/workflow/scripts/training_curves.py" --checkpoints {input} '
+            "--output {output} {params.flags}",
         )

@@ -45,7 +45,7 @@ def test_run_records_provenance_and_audits_clean(done):
 def test_lora_rank_reruns_only_that_model(done):
     cfg = variant(done, "lora", lambda c: c["reward_models"]["gORM"]["train"]["set"].update(lora_r=8))
     assert planned(done, "--configfile", cfg) == sorted(
-        ["train_rm[model=gORM]", "reward[model=gORM, test=synth]", *TAIL]
+        ["train_rm[model=gORM]", "reward[model=gORM, test=synth]", "training_curves", *TAIL]
     )
 
 
@@ -75,7 +75,7 @@ def test_added_model_adds_its_chain(done):
 
     cfg = variant(done, "added", add)
     assert planned(done, "--configfile", cfg) == sorted(
-        ["train_rm[model=dORM-2]", "reward[model=dORM-2, test=synth]", *TAIL]
+        ["train_rm[model=dORM-2]", "reward[model=dORM-2, test=synth]", "training_curves", *TAIL]
     )
 
 
@@ -87,4 +87,6 @@ def test_preset_edit_reruns_its_models(done, tmp_path):
     settings = yaml.safe_load(preset.read_text())
     settings["lora_r"] = settings.get("lora_r", 16) + 1
     preset.write_text(yaml.safe_dump(settings))
-    assert planned(work) == sorted(["train_rm[model=dPRM]", "reward[model=dPRM, test=synth]", *TAIL])
+    assert planned(work) == sorted(
+        ["train_rm[model=dPRM]", "reward[model=dPRM, test=synth]", "training_curves", *TAIL]
+    )

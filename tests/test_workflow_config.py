@@ -16,7 +16,8 @@ def test_default_dag_dry_run(tmp_path):
     for name in ("dORM", "dPRM", "gORM", "gPRM"):
         assert f"train_rm[model={name}]" in jobs
         assert f"reward[model={name}, test=synth]" in jobs
-    assert len(jobs) == 1 + 1 + 4 + 4 + 1 + 2
+    assert "training_curves" in jobs
+    assert len(jobs) == 1 + 1 + 4 + 4 + 1 + 1 + 2
 
 
 def test_paper_config_dry_run_offline(tmp_path):

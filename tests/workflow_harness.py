@@ -60,7 +60,9 @@ def main():
     elif stage == "reward":
         write(out / "law_reward.json")
     elif stage == "train":
-        write(out / "rmflow_train.json")
+        out.mkdir(parents=True, exist_ok=True)
+        history = [{"step": 1, "loss": 0.7}, {"step": 2, "loss": 0.5}]
+        (out / "rmflow_train.json").write_text(json.dumps({"args": argv, "loss_history": history}))
     elif stage == "export":
         write(out / ("law_reward.json" if get("--kind") == "reward" else "law.jsonl"))
         (out / "source.json").write_text(json.dumps({"source": get("--data_path"), "resolved_revision": None}))
