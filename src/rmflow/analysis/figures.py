@@ -143,7 +143,7 @@ def uncertainty_figure(
         _accuracy_panel(ax, acc, Ns, selection, "all", strategies, styles)
         ax.set_title(f"{SELECTION_TITLE[selection]} — macro average, 95% bootstrap CI")
     axes[0].set_ylabel("Task accuracy (%)")
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save(fig, plot_dir, "uncertainty")
 
@@ -165,7 +165,7 @@ def groups_figure(
             _accuracy_panel(ax, acc, Ns, selection, group, strategies, styles)
             ax.set_title(f"{SELECTION_TITLE[selection]}: {GROUP_TITLE.get(group, group)}", fontsize=10)
         axes[i, 0].set_ylabel("Task accuracy (%)")
-    axes[0, -1].legend(fontsize=7, loc="lower right")
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save(fig, plot_dir, "groups")
 
@@ -219,7 +219,7 @@ def comparisons_figure(plot_dir: Path, rows: Sequence[Row], n: int) -> list[Path
         ax.axvline(0, color="black", lw=0.8)
         for yi, r in zip(y, part, strict=True):
             ax.annotate(
-                f"p={r[9]:.3g}",
+                f"p={r[9]:.2g}",
                 (r[8], yi),
                 xytext=(4, 0),
                 textcoords="offset points",
@@ -310,7 +310,7 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
             label="accuracy",
         )
         ax.plot([0, 1], [0, 1], color="black", ls="--", lw=0.8, label="perfect calibration")
-        ax.plot(mean, acc, "k.", ms=4, label="bin mean score")
+        ax.plot(mean, acc, "k.", ms=4, label="(bin mean score, accuracy)")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_title(f"{m} ({strategies[m]}): ECE {ece:.3f}", fontsize=10)
@@ -351,7 +351,7 @@ def process_figure(plot_dir: Path, rows: Sequence[Row], columns: Sequence[str], 
         ax.set_ylabel("fraction")
         ax.set_title(f"{m}: first erroneous step (P(+) < {rows[0][3]})", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=7, ncol=3, loc="upper right")
+    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return save(fig, plot_dir, "process")
 
@@ -383,7 +383,7 @@ def replicas_figure(
         _log2_axis(ax, Ns)
         ax.set_title(f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
     axes[0].set_ylabel("Task accuracy (%)")
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save(fig, plot_dir, "replicas")
 
