@@ -34,7 +34,7 @@ LETTERS = list("ABCDEFGHIJ")
 
 
 def _probabilities(rng: np.random.Generator, size: int) -> list[float]:
-    """Probabilities as a float32 softmax would give them (about 16 significant digits in JSON)."""
+    """Uniform probabilities from float32, as a softmax in float32 would give them."""
     return rng.random(size, dtype=np.float32).astype(np.float64).tolist()
 
 
@@ -50,10 +50,11 @@ def generate(root: Path, questions: int, cots: int, seed: int = 0) -> None:
             q_id = qi + 1000 * ci if ci % 2 else f"{cat}-{qi}"
             n_steps = rng.integers(2, 13, size=cots)
             gold = LETTERS[rng.integers(10)]
-            # answers lean towards the gold letter; a few unparsed (None) or off-alphabet
-            answers = np.where(rng.random(cots) < 0.45, gold, rng.choice(LETTERS, size=cots)).tolist()
+            # about a third of the answers are right; a few unparsed (None) or off-alphabet
+            answers = np.where(rng.random(cots) < 0.3, gold, rng.choice(LETTERS, size=cots)).tolist()
             for k in np.flatnonzero(rng.random(cots) < 0.04):
                 answers[k] = None if k % 2 else "K"
+            right = np.array([a == gold for a in answers])
             cot_ids = list(range(cots))
             test.append(
                 {
@@ -69,15 +70,15 @@ def generate(root: Path, questions: int, cots: int, seed: int = 0) -> None:
             )
             for model, _ in MODELS:
                 order = rng.permutation(cots).tolist()  # reward files may list CoTs in another order
-                if model.startswith("d"):
-                    lists = [_probabilities(rng, int(n_steps[c])) for c in order]
-                else:
-                    lists = []
-                    for _ in order:
-                        sample = _probabilities(rng, 10)
+                lists = []
+                for c in order:
+                    # informative rewards: right CoTs score higher on average
+                    p = _probabilities(rng, int(n_steps[c]) if model.startswith("d") else 10)
+                    p = [x**0.6 if right[c] else x**1.6 for x in p]
+                    if model.startswith("g"):
                         for k in np.flatnonzero(rng.random(10) < 0.05):
-                            sample[k] = float("nan") if k % 3 else None
-                        lists.append(sample)
+                            p[k] = float("nan") if k % 3 else None
+                    lists.append(p)
                 rewards[model].append({"q_id": q_id, "cot_ids": order, "rewards": lists})
         (root / "test" / f"{cat}.json").write_text(json.dumps(test))
         for model, _ in MODELS:
