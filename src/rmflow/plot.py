@@ -44,7 +44,11 @@ PANELS_PER_ROW = 5
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input_file", required=True, help="best_of_n.csv or weighted_vote.csv")
-    p.add_argument("--output_file", required=True, help="output prefix (PREFIX.pdf/.png, PREFIX_legend.*)")
+    p.add_argument(
+        "--output_file",
+        required=True,
+        help="output prefix: PREFIX.pdf/.png, PREFIX_legend.pdf/.png (a .pdf/.png suffix is dropped)",
+    )
     p.add_argument("--plot_oracle", action="store_true", help="also draw Pass@N (dotted grey)")
 
 
