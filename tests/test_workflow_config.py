@@ -72,3 +72,35 @@ def test_lint_clean():
     for extra in ([], ["--configfile", "config/paper.yaml"]):
         proc = snakemake(ROOT, "--lint", *extra, check=False)
         assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_launcher_one_worker_per_gpu(tmp_path):
+    """launch.sh: >1 GPU -> accelerate launch with one process per GPU, except the vLLM backend."""
+    import os
+    import subprocess
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("accelerate", "python"):
+        (bindir / tool).write_text(f'#!/bin/sh\necho {tool} "$@"\n')
+        (bindir / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    script = ROOT / "workflow" / "scripts" / "launch.sh"
+
+    def launch(*args: str) -> str:
+        return subprocess.run(
+            ["bash", str(script), *args], env=env, capture_output=True, text=True, check=True
+        ).stdout
+
+    assert (
+        launch("4", "train", "--task_type", "dORM")
+        == "accelerate launch --num_processes 4 -m rmflow.cli train --task_type dORM\n"
+    )
+    assert launch("1", "reward", "--x") == "python -m rmflow.cli reward --x\n"
+    assert launch("0", "reward") == "python -m rmflow.cli reward\n"
+    assert launch("2", "reward", "--backend", "vllm", "--n_samples", "10").startswith(
+        "python -m rmflow.cli reward"
+    )
+    assert launch("2", "reward", "--backend", "transformers").startswith(
+        "accelerate launch --num_processes 2"
+    )

@@ -1,4 +1,5 @@
-"""Modification times: a fresh clone reruns nothing; a copy that lost its mtimes is re-stamped."""
+"""Modification times (a fresh clone reruns nothing; a copy that lost its mtimes is re-stamped) and
+the HTML report of a finished run."""
 
 from __future__ import annotations
 
@@ -43,3 +44,18 @@ def test_scrambled_mtimes_are_restamped_by_touch(done, tmp_path):
     snakemake(work, "--touch", "--cores", "1", "all")
     assert planned(work) == []
     assert (work / "calls.log").exists() is False  # touching ran no stage
+
+
+def test_report_has_plots_tables_and_training_curves(done):
+    """`snakemake --report` bundles the plots, the CSVs and the training curves with their captions."""
+    snakemake(done, "--report", "results/report.html")
+    html = (done / "results" / "report.html").read_text(encoding="utf-8", errors="replace")
+    for name in (
+        "best_of_n.png",
+        "weighted_vote.png",
+        "best_of_n.csv",
+        "weighted_vote.csv",
+        "training_curves.png",
+    ):
+        assert name in html
+    assert "Task accuracy" in html and "Training loss" in html  # captions
