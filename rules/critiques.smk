@@ -44,7 +44,7 @@ rule preprocess_critiques:
     output:
         report(
             directory(f"{RESULTS}/critiques/{{task}}/preprocessed"),
-            patterns=["stats.json"],
+            patterns=["{name}.json"],  # stats.json (the data files are .jsonl)
             caption="../workflow/report/preprocess.rst",
             category="Teacher critiques",
             subcategory="{task}",
