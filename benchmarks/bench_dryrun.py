@@ -27,7 +27,7 @@ def dry_run(workdir: Path, *args: str) -> float:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--quiet", "all", *args],
+        [sys.executable, "-m", "snakemake", "-n", "--nolock", "--quiet", "all", *args],
         cwd=workdir,
         env=env,
         capture_output=True,

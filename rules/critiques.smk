@@ -27,7 +27,7 @@ rule generate_critiques:
     benchmark:
         f"{RESULTS}/benchmarks/critiques/{{task}}_generate.tsv"
     conda:
-        "../envs/vllm.yaml"
+        lambda wc: "../envs/vllm.yaml" if teacher().get("backend") == "vllm" else "../envs/train.yaml"
     shell:
         stage(
             "generate_critiques",
