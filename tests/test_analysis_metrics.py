@@ -18,7 +18,6 @@ from rmflow.analysis.metrics import (
     first_error_labels,
     first_error_scores,
     first_error_steps,
-    midranks,
     pass_at_k,
     reliability,
 )
@@ -32,10 +31,6 @@ from rmflow.analysis.uncertainty import (
 
 
 # --------------------------------------------------------------------------- AUROC
-def test_midranks_share_tied_ranks() -> None:
-    assert midranks(np.array([0.3, 0.1, 0.3, 0.2, 0.3])).tolist() == [4.0, 1.0, 4.0, 2.0, 4.0]
-
-
 def test_auroc_with_ties_by_hand() -> None:
     # positives 0.8, 0.5, 0.5; negatives 0.5, 0.2. Pairs (pos, neg):
     # (0.8,0.5)=1 (0.8,0.2)=1 (0.5,0.5)=.5 (0.5,0.2)=1 (0.5,0.5)=.5 (0.5,0.2)=1 -> 5/6

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import resource
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -74,16 +75,24 @@ def length_figure_name(model: str) -> str:
     return f"length_{file_stem(model)}"
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the figure workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 class Timer:
-    """Accumulated wall time per phase."""
+    """Accumulated wall and CPU time per phase."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self._last = time.perf_counter()
+        self.cpu_seconds: dict[str, float] = defaultdict(float)
+        self._last = time.perf_counter(), _cpu()
 
     def lap(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.seconds[phase] += now - self._last
+        now = time.perf_counter(), _cpu()
+        self.seconds[phase] += now[0] - self._last[0]
+        self.cpu_seconds[phase] += now[1] - self._last[1]
         self._last = now
 
 
@@ -148,9 +157,9 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
         write_csv(s.output_dir / f"{table}.csv", header, rows)
     timer.lap("write tables")
     note = _process_note(s, cats, list(strategies))
-    plots = write_figures(s, tables, strategies, grouping, sets, note)
+    plots = write_figures(s, tables, strategies, grouping, note)
     timer.lap("figures")
-    summary = _summary(s, cats, sets, tables, plots, note, timer.seconds)
+    summary = _summary(s, cats, sets, tables, plots, note, timer)
     write_json(s.output_dir / "summary.json", summary, indent=2)
     log.info(
         "analyzed %d categories, %d score sets in %.1f s -> %s, %s",
@@ -164,26 +173,28 @@ def write_figures(
     tables: dict[str, tuple[list[str], list[list[object]]]],
     strategies: dict[str, str],
     grouping: dict[str, list[str]],
-    sets: list[ScoreSet],
     note: str,
 ) -> list[Path]:
+    """Every figure, rendered in parallel worker processes when CPUs allow."""
     Ns, out = list(s.evaluation.Ns), s.plot_dir
     rows = {k: v[1] for k, v in tables.items()}
+    stats = [r for r in rows["accuracy"] if r[7] == ""]  # the figures need no per-run rows
     macro = [g for g in MACRO_GROUPS if g in grouping]
     columns = [*macro, *(c for c in grouping if c not in MACRO_GROUPS)]
-    paths = [
-        *figures.uncertainty_figure(out, rows["accuracy"], Ns, strategies),
-        *figures.groups_figure(out, rows["accuracy"], Ns, strategies, macro),
-        *figures.aggregations_figure(out, rows["accuracy"], Ns, strategies, STRATEGIES),
-        *figures.comparisons_figure(out, rows["comparisons"], max(Ns)),
-        *figures.auroc_figure(out, rows["verifier"], strategies, columns),
-        *figures.reliability_figure(out, rows["reliability"], strategies),
-        *figures.process_figure(out, rows["process"], columns, note),
-        *figures.replicas_figure(out, rows["replicas"], Ns, list(strategies)),
+    tasks: list[tuple[Any, tuple[Any, ...]]] = [
+        (figures.uncertainty_figure, (out, stats, Ns, strategies)),
+        (figures.groups_figure, (out, stats, Ns, strategies, macro)),
+        (figures.aggregations_figure, (out, stats, Ns, strategies, STRATEGIES)),
+        (figures.comparisons_figure, (out, rows["comparisons"], max(Ns))),
+        (figures.auroc_figure, (out, rows["verifier"], strategies, columns)),
+        (figures.reliability_figure, (out, rows["reliability"], strategies)),
+        (figures.process_figure, (out, rows["process"], columns, note)),
+        (figures.replicas_figure, (out, rows["replicas"], Ns, list(strategies))),
     ]
     for model in strategies:
-        paths += figures.length_figure(out, rows["length"], model, Ns, length_figure_name(model))
-    return paths
+        part = [r for r in rows["length"] if r[1] == model]
+        tasks.append((figures.length_figure, (out, part, model, Ns, length_figure_name(model))))
+    return figures.render(tasks)
 
 
 def _summary(
@@ -193,7 +204,7 @@ def _summary(
     tables: dict[str, tuple[list[str], list[list[object]]]],
     plots: list[Path],
     note: str,
-    seconds: dict[str, float],
+    timer: Timer,
 ) -> dict[str, Any]:
     ev = s.evaluation
     return {
@@ -225,7 +236,8 @@ def _summary(
         "process_note": note,
         "tables": {k: {"file": f"{k}.csv", "rows": len(v[1])} for k, v in tables.items()},
         "figures": [str(p) for p in plots],
-        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
+        "cpu_seconds": {k: round(v, 3) for k, v in timer.cpu_seconds.items()},
     }
 
 

@@ -1,14 +1,18 @@
 """Figures of the analysis (matplotlib, Agg), each written as PDF and PNG from the tidy tables' rows.
 
 Every figure function takes the rows it plots (as written to the CSVs) and writes
-``{plot_dir}/{name}.pdf`` and ``.png`` atomically. Reward models keep one colour and marker across
-figures (dORM, dPRM, gORM, gPRM by name prefix; MV black; oracles grey).
+``{plot_dir}/{name}.pdf`` and ``.png`` atomically; :func:`render` draws independent figures in
+forked worker processes (one per usable CPU, at most 8). Reward models keep one colour and marker
+across figures (dORM, dPRM, gORM, gPRM by name prefix; MV black; oracles grey).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,30 @@ GROUP_TITLE = {
 STRATEGY_STYLE = {"last": "-", "min": "--", "max": ":", "mean": "-.", "prod": (0, (3, 1, 1, 1, 1, 1))}
 
 Row = Sequence[Any]
+
+
+def workers(tasks: int) -> int:
+    """Worker processes for ``tasks`` figures: the CPUs this process may use, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(tasks, cpus, 8))
+
+
+def render(tasks: Sequence[tuple[Callable[..., list[Path]], tuple[Any, ...]]]) -> list[Path]:
+    """Call every ``(figure function, args)``; in forked worker processes when there are CPUs to spare.
+
+    Figures are independent and each is written atomically, so the order of completion does not matter;
+    the paths come back in task order.
+    """
+    n = workers(len(tasks))
+    if n == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [path for fn, args in tasks for path in fn(*args)]
+    _pyplot()  # imported once here, inherited by the forked workers
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(fn, *args) for fn, args in tasks]
+        return [path for future in futures for path in future.result()]
 
 
 def _pyplot():
@@ -64,7 +92,7 @@ def save(fig: Any, plot_dir: Path, name: str) -> list[Path]:
     for ext, meta in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
         path = Path(plot_dir) / f"{name}.{ext}"
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=120, metadata=meta)
+            fig.savefig(tmp, format=ext, dpi=100, metadata=meta)
         paths.append(path)
     _pyplot().close(fig)
     return paths
@@ -195,7 +223,8 @@ def aggregations_figure(
                 )  # fmt: skip
             _log2_axis(ax, Ns)
             ax.set_title(f"{model}: {SELECTION_TITLE[selection]}", fontsize=10)
-            ax.legend(fontsize=7, loc="lower right")
+            if i == 0:  # the same legend holds for the row below
+                ax.legend(fontsize=7, loc="lower right")
         axes[i, 0].set_ylabel("Task accuracy (%)")
     fig.tight_layout()
     return save(fig, plot_dir, "aggregations")

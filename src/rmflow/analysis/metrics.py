@@ -22,19 +22,6 @@ NO_ERROR = -1  # first-error index of a CoT without an erroneous step
 UNLABELLED = -2  # first-error index of a CoT without step labels
 
 
-def midranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``values``, tied values sharing the mean of their ranks."""
-    values = np.asarray(values, dtype=np.float64)
-    n = len(values)
-    order = np.argsort(values, kind="mergesort")
-    ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], n]
-    ranks = np.empty(n)
-    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
-    return ranks
-
-
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     """P(score of a random positive > score of a random negative) + 0.5 P(tie); NaN for one class."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -43,12 +30,25 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
         raise ValueError(f"scores {scores.shape} and labels {labels.shape} must be equal 1-D shapes")
     if np.isnan(scores).any():
         raise ValueError("scores contain NaN")
-    pos = int(labels.sum())
-    neg = len(labels) - pos
+    order = np.argsort(scores)
+    return auroc_sorted(scores[order], labels[order])
+
+
+def auroc_sorted(ordered: np.ndarray, labels: np.ndarray) -> float:
+    """:func:`auroc` of scores already in ascending order (``labels`` in the same order).
+
+    Any subsequence of sorted scores is sorted, so one sort serves every subset of the CoTs.
+    """
+    n = len(ordered)
+    pos = int(np.count_nonzero(labels))
+    neg = n - pos
     if pos == 0 or neg == 0:
         return math.nan
-    rank_sum = midranks(scores)[labels].sum()
-    return float((rank_sum - pos * (pos + 1) / 2) / (pos * neg))
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # tie groups
+    ends = np.r_[starts[1:], n]
+    positives = np.add.reduceat(labels.astype(np.int64), starts)
+    rank_sum = float((positives * ((starts + ends + 1) / 2)).sum())  # mid-rank of each tie group
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
 
 
 @dataclass(frozen=True)

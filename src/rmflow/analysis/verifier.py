@@ -22,7 +22,7 @@ from rmflow.analysis.inputs import AnalysisCategory, ScoreSet
 from rmflow.analysis.metrics import (
     UNLABELLED,
     Reliability,
-    auroc,
+    auroc_sorted,
     first_error_scores,
     in_unit_interval,
     reliability,
@@ -57,29 +57,34 @@ def verifier_tables(
     rows: list[list[object]] = []
     rel_rows: list[list[object]] = []
     auroc_of: dict[tuple[str, str], float] = {}
-    per_cat = {
-        (s.key, c): (
-            auroc(cat.data.scores[s.key], cat.correct),
-            _reliability(cat.data.scores[s.key], cat.correct, bins),
-        )
-        for s in sets
-        for c, cat in cats.items()
-    }
-    for group, names in grouping.items():
-        parts = [cats[c] for c in names]
-        correct = np.concatenate([p.correct for p in parts])
-        for s in sets:
-            aurocs = [per_cat[s.key, c][0] for c in names]
-            rels = [per_cat[s.key, c][1] for c in names]
-            pooled = sum(rels[1:], rels[0]) if all(rels) else None  # bins add up
-            if len(parts) == 1:
-                pooled_auroc = aurocs[0]
+    names = list(cats)
+    sizes = [len(cat.correct) for cat in cats.values()]
+    correct_all = np.concatenate([cat.correct for cat in cats.values()])
+    category_of = np.repeat(np.arange(len(names)), sizes)
+    for s in sets:
+        scores = np.concatenate([cat.data.scores[s.key] for cat in cats.values()])
+        order = np.argsort(scores)  # one sort per score set serves every subset
+        ordered, labels, members = scores[order], correct_all[order], category_of[order]
+        per_cat = {}
+        for i, (c, cat) in enumerate(cats.items()):
+            mine = members == i
+            per_cat[c] = (
+                auroc_sorted(ordered[mine], labels[mine]),
+                _reliability(cat.data.scores[s.key], cat.correct, bins),
+            )
+        for group, group_names in grouping.items():
+            if len(group_names) == 1:
+                pooled_auroc, correct = per_cat[group_names[0]][0], cats[group_names[0]].correct
             else:
-                pooled_auroc = auroc(np.concatenate([p.data.scores[s.key] for p in parts]), correct)
+                inside = np.isin(members, [names.index(c) for c in group_names])
+                pooled_auroc, correct = auroc_sorted(ordered[inside], labels[inside]), labels[inside]
+            aurocs = [per_cat[c][0] for c in group_names]
+            group_rels = [per_cat[c][1] for c in group_names]
+            pooled = sum(group_rels[1:], group_rels[0]) if all(group_rels) else None  # bins add up
             metrics = {
                 "auroc": _nanmean(aurocs),
                 "auroc_pooled": pooled_auroc,
-                "ece": _nanmean([r.ece for r in rels]) if all(rels) else math.nan,
+                "ece": _nanmean([r.ece for r in group_rels]) if all(group_rels) else math.nan,
                 "ece_pooled": pooled.ece if pooled else math.nan,
                 "cots": len(correct),
                 "cot_accuracy": 100 * float(correct.mean()),
