@@ -43,7 +43,7 @@ def test_auroc_one_class_is_nan() -> None:
     assert math.isnan(auroc(np.array([0.1, 0.9]), np.array([True, True])))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(st.lists(st.booleans(), min_size=2, max_size=40).filter(lambda x: 0 < sum(x) < len(x)), st.randoms())
 def test_auroc_perfect_and_constant_scorers(labels: list[bool], rnd) -> None:
     y = np.array(labels)
@@ -53,7 +53,7 @@ def test_auroc_perfect_and_constant_scorers(labels: list[bool], rnd) -> None:
     assert auroc(np.full(len(y), rnd.random()), y) == 0.5
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.integers(0, 4), st.booleans()), min_size=2, max_size=30))
 def test_auroc_equals_pair_count(pairs: list[tuple[int, bool]]) -> None:
     s = np.array([p[0] for p in pairs], dtype=float)
@@ -127,7 +127,7 @@ def test_pass_at_k_closed_form() -> None:
     assert pass_at_k(np.array([3, 3]), np.array([1, 0]), 8).tolist() == [1.0, 0.0]  # k > n: all CoTs
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.lists(st.booleans(), min_size=1, max_size=8), st.integers(1, 8))
 def test_pass_at_k_is_the_subset_average(correct: list[bool], k: int) -> None:
     n = len(correct)
@@ -153,7 +153,7 @@ def _ci_width(n_questions: int, seed: int) -> float:
     return float(iv.high[0] - iv.low[0])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(st.integers(0, 10_000))
 def test_bootstrap_ci_shrinks_with_more_questions(seed: int) -> None:
     assert _ci_width(400, seed) < _ci_width(25, seed)

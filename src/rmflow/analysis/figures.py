@@ -277,7 +277,7 @@ def auroc_figure(
     grid = np.array(
         [[values.get((m, strategies[m], c), math.nan) for c in columns] for m in models], dtype=float
     )
-    fig, ax = plt.subplots(figsize=(0.75 * len(columns) + 2.5, 0.55 * len(models) + 1.8))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.75 * len(columns) + 2.5), 0.55 * len(models) + 1.8))
     finite = grid[np.isfinite(grid)]
     low = min(0.5, float(finite.min())) if finite.size else 0.5
     im = ax.imshow(grid, cmap="viridis", vmin=low, vmax=1.0, aspect="auto")
