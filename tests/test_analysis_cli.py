@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rmflow.analysis.inputs import step_labels
 from rmflow.analysis.length import bucket_cuts, bucket_of
+from rmflow.analysis.metrics import NO_ERROR, UNLABELLED
 from rmflow.analysis.selection import groups
 from rmflow.cli import main
+from rmflow.errors import RecordError, UserError
 from rmflow.evaluation.answers import answer_code, gold_code
 from rmflow.synth import make_test_records
 
@@ -193,10 +196,10 @@ def test_every_aggregation_and_unbiased_pass_at_k(analyzed: Path) -> None:
 def test_verifier_metrics(analyzed: Path) -> None:
     ver = _rows(analyzed / "an" / "verifier.csv")
     for group in ("all", "law", "math_adjacent"):
-        assert _stat(ver, method="gORM-o", aggregation="max", replica="0", group=group, metric="auroc") == 1.0
-    ece = _stat(ver, method="gORM-o", aggregation="max", replica="0", group="all", metric="ece_pooled")
+        assert _stat(ver, method="gORM-o", aggregation="max", replica="1", group=group, metric="auroc") == 1.0
+    ece = _stat(ver, method="gORM-o", aggregation="max", replica="1", group="all", metric="ece_pooled")
     cot_accuracy = _stat(
-        ver, method="gORM-o", aggregation="max", replica="0", group="all", metric="cot_accuracy"
+        ver, method="gORM-o", aggregation="max", replica="1", group="all", metric="cot_accuracy"
     )
     # max(1 or 0, 0.5): 1.0 on correct CoTs (calibrated), 0.5 on wrong ones (off by 0.5)
     assert ece == pytest.approx(0.5 * (1 - cot_accuracy / 100))
@@ -257,3 +260,35 @@ def test_user_errors(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "not one of --model_names" in capsys.readouterr().err
     assert main(["analyze", *_flags(tree, "bad"), "--step_labels", f"synth:{SEED + 1}"]) == 2
     assert "differs from the synthetic test set of seed" in capsys.readouterr().err
+
+
+def test_step_label_sources(tmp_path: Path) -> None:
+    records = make_test_records(SEED, "law", 3, 4, step_labels=True)
+    expected = [
+        next((i for i, x in enumerate(lab) if x == -1), NO_ERROR) for r in records for lab in r["step_labels"]
+    ]
+    public = [{k: v for k, v in r.items() if k != "step_labels"} for r in records]
+    # the records' own field; the regenerated synthetic labels; none at all
+    assert step_labels(records, "law", "test", None).tolist() == expected
+    assert step_labels(public, "law", "test", f"synth:{SEED}").tolist() == expected
+    assert (step_labels(public, "law", "test", None) == UNLABELLED).all()
+    # a train-schema source {q_id, cot_id, labels} covering some CoTs
+    src = tmp_path / "labels"
+    src.mkdir()
+    rows = [{"q_id": r["q_id"], "cot_id": 1, "labels": r["step_labels"][1]} for r in records]
+    (src / "law.json").write_text(json.dumps(rows))
+    got = step_labels(public, "law", "test", str(src)).reshape(3, 4)
+    assert got[:, 1].tolist() == np.array(expected).reshape(3, 4)[:, 1].tolist()
+    assert (got[:, [0, 2, 3]] == UNLABELLED).all()
+    rows[2]["labels"] = rows[2]["labels"] + [1]
+    (src / "law.json").write_text(json.dumps(rows))
+    with pytest.raises(
+        RecordError, match=r"law.json: record 2 .*field 'labels'.*cot_id 1: \d+ labels for \d+ steps"
+    ):
+        step_labels(public, "law", "test", str(src))
+    bad = [dict(r) for r in records]
+    bad[0]["step_labels"] = bad[0]["step_labels"][:2]
+    with pytest.raises(RecordError, match="field 'step_labels'"):
+        step_labels(bad, "law", "test", None)
+    with pytest.raises(UserError, match="expected synth or synth:SEED"):
+        step_labels(public, "law", "test", "synth:x")

@@ -270,7 +270,7 @@ def auroc_figure(
 ) -> list[Path]:
     """Heat map of AUROC (model under its own strategy x group/domain)."""
     plt = _pyplot()
-    values = {(r[1], r[2], r[4]): r[6] for r in rows if r[3] == 0 and r[5] == "auroc"}
+    values = {(r[1], r[2], r[4]): r[6] for r in rows if r[3] == 1 and r[5] == "auroc"}
     models = list(strategies)
     if not models:
         return _message(plot_dir, "auroc", "AUROC", "No reward models to assess.")

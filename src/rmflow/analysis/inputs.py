@@ -27,6 +27,7 @@ from rmflow.data import is_local, load_records, local_file
 from rmflow.errors import RecordError, UserError
 from rmflow.evaluation.inputs import CategoryData, RewardModel, join_index, load_rewards, test_data
 from rmflow.evaluation.scores import STRATEGIES, aggregate
+from rmflow.io import read_records
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +134,33 @@ def _synth_labels(records: list[Record], category: str, spec: str, source: str) 
     return [lab for syn in regenerated for lab in syn["step_labels"]]
 
 
+def _label_records(source: str, category: str) -> tuple[list[Record], str]:
+    """Records ``{q_id, cot_id, labels}`` of a step-label source and where they come from.
+
+    A local file needs only those three fields (full train records have them too); a hub set is loaded
+    and validated as a train set.
+    """
+    if not is_local(source):
+        return load_records(source, category, "train"), f"{source}[{category}]"
+    path = local_file(source, category, "train")
+    records = read_records(path)
+    for i, rec in enumerate(records):
+        for name in ("q_id", "cot_id"):
+            if name not in rec:
+                raise RecordError(path, i, name, "missing")
+    return records, str(path)
+
+
 def _source_labels(records: list[Record], category: str, source: str) -> list[list[int] | None]:
     """Labels from a train-schema source, joined on (q_id, cot_id); CoTs it does not cover stay None."""
-    where = str(local_file(source, category, "train")) if is_local(source) else f"{source}[{category}]"
     steps = {
         (rec["q_id"], c): len(cot)
         for rec in records
         for c, cot in zip(rec["cot_ids"], rec["cots"], strict=True)
     }
+    label_records, where = _label_records(source, category)
     found: dict[tuple[Any, int], list[int]] = {}
-    for i, lab in enumerate(load_records(source, category, "train")):
+    for i, lab in enumerate(label_records):
         key = (lab["q_id"], lab["cot_id"])
         if key not in steps or not lab.get("labels"):
             continue

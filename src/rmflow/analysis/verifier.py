@@ -4,7 +4,8 @@ A CoT's label is final-answer correctness (normalised parsed answer = gold); its
 set's aggregated score. Per group two readings: the macro average over the group's categories of the
 per-category metric (``auroc``, ``ece``), and the metric on all the group's CoTs pooled
 (``auroc_pooled``, ``ece_pooled``; for a single category both agree). Reliability bins are pooled.
-Calibration needs scores in [0, 1]; a score set with other values gets NaN.
+Calibration needs scores in [0, 1]; a score set with other values gets NaN. Rows cover every
+aggregation and replica (``replica`` 1 is the model's ``--reward_dirs`` entry, as in ``replicas.csv``).
 
 First-error metrics (:func:`process_rows`) apply to score sets whose reward lists hold one P(+) per
 step (dORM/dPRM-style lists) in every category, on the CoTs that have step labels; they are pooled
@@ -90,7 +91,9 @@ def verifier_tables(
                 "cot_accuracy": 100 * float(correct.mean()),
             }
             auroc_of[s.key, group] = metrics["auroc"]
-            rows.extend([test_set, s.model, s.strategy, s.replica, group, k, v] for k, v in metrics.items())
+            rows.extend(
+                [test_set, s.model, s.strategy, s.replica + 1, group, k, v] for k, v in metrics.items()
+            )
             if pooled is not None and s.replica == 0:
                 edges = pooled.edges
                 for b in range(pooled.bins):
