@@ -412,7 +412,8 @@ def replicas_figure(
         _log2_axis(ax, Ns)
         ax.set_title(f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
     axes[0].set_ylabel("Task accuracy (%)")
-    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if models:
+        axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save(fig, plot_dir, "replicas")
 
