@@ -167,6 +167,7 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
         Tokenizer,
         decoders,
         models,
+        normalizers,
         pre_tokenizers,
         processors,
         trainers,
@@ -174,6 +175,7 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated"),
@@ -206,6 +208,24 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
     )
     fast.chat_template = KEEP_REASONING_TEMPLATE
     return fast
+
+
+def save_tokenizer(tokenizer: Any, directory: str | Path) -> Any:
+    """Save ``tokenizer`` so that ``AutoTokenizer`` reloads it unchanged; returns the reloaded tokenizer.
+
+    For a ``qwen2`` model directory ``AutoTokenizer`` picks ``Qwen2Tokenizer``, which would add an
+    ``<|endoftext|>`` unknown token outside the model's vocabulary unless ``unk_token`` is null.
+    """
+    import json
+
+    from transformers import AutoTokenizer
+
+    tokenizer.save_pretrained(directory)
+    path = Path(directory) / "tokenizer_config.json"
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    cfg.update(tokenizer_class="Qwen2Tokenizer", unk_token=None)
+    path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return AutoTokenizer.from_pretrained(directory)
 
 
 def key_token_problems(tokenizer: Any) -> list[str]:
@@ -323,26 +343,26 @@ def build_backbone(output_dir: str | Path, corpus_dir: str | Path, **sizes: Any)
     start = time.perf_counter()
     texts, docs = load_corpus(corpus_dir)
     log.info("corpus: %d texts, %d pre-training documents", len(texts), len(docs))
-    tokenizer = train_tokenizer(texts, cfg["vocab_size"])
-    problems = key_token_problems(tokenizer)
-    if problems:
-        log.warning("key strings are not single tokens: %s", "; ".join(problems))
-    torch.manual_seed(cfg["seed"])
-    model = Qwen2ForCausalLM(make_config(tokenizer, cfg)).float()
-    stream = encode_documents(tokenizer, docs)
-    log.info(
-        "model: %.2fM parameters, vocab %d; pre-training on %d tokens",
-        sum(p.numel() for p in model.parameters()) / 1e6,
-        len(tokenizer),
-        len(stream),
-    )
-    losses = pretrain(model, stream, cfg)
     out = Path(output_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        # the tokenizer as every later stage loads it, also for the pre-training stream
+        tokenizer = save_tokenizer(train_tokenizer(texts, cfg["vocab_size"]), tmp)
+        problems = key_token_problems(tokenizer)
+        if problems:
+            log.warning("key strings are not single tokens: %s", "; ".join(problems))
+        torch.manual_seed(cfg["seed"])
+        model = Qwen2ForCausalLM(make_config(tokenizer, cfg)).float()
+        stream = encode_documents(tokenizer, docs)
+        log.info(
+            "model: %.2fM parameters, vocab %d; pre-training on %d tokens",
+            sum(p.numel() for p in model.parameters()) / 1e6,
+            len(tokenizer),
+            len(stream),
+        )
+        losses = pretrain(model, stream, cfg)
         model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
         summary = {
             "settings": cfg,
             "corpus_dir": str(corpus_dir),
