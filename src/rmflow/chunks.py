@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rmflow.io import write_json
+from rmflow.errors import UserError
+from rmflow.io import write_json, write_text
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ class ChunkStore:
             if marker.exists() and marker.read_text() != text:
                 self.clear()
                 self.dir.mkdir(parents=True, exist_ok=True)
-            marker.write_text(text)
+            write_text(marker, text)
 
     def path(self, index: int) -> Path:
         return self.dir / f"{self.name}.{index:05d}.json"
@@ -49,15 +50,21 @@ class ChunkStore:
         write_json(self.path(index), records)
 
     def load(self, index: int) -> list[Any]:
-        return json.loads(self.path(index).read_text(encoding="utf-8"))
+        path = self.path(index)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:  # damaged outside this program (chunks are written atomically)
+            raise UserError(
+                f"{path}: unreadable chunk ({exc}); delete it and rerun to recompute it"
+            ) from None
 
     def load_all(self, count: int) -> list[Any]:
         """Concatenate chunks ``0..count-1`` in order."""
         return [rec for i in range(count) for rec in self.load(i)]
 
     def clear(self) -> None:
-        """Remove this job's chunks (after the final output is in place)."""
-        for p in self.dir.glob(f"{self.name}.*"):
+        """Remove this job's chunks and any temporary files a killed run left (after the final output is in place)."""
+        for p in [*self.dir.glob(f"{self.name}.*"), *self.dir.glob(f".{self.name}.*.tmp")]:
             p.unlink()
         if self.dir.exists() and not any(self.dir.iterdir()):
             shutil.rmtree(self.dir)

@@ -48,7 +48,14 @@ def _is_label_list(v: Any) -> bool:
 
 
 def _is_reward(v: Any) -> bool:
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isinf(v))
+    if v is None:
+        return True
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return not math.isinf(v)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 Check = tuple[str, Callable[[Any], bool], str, bool]  # field, predicate, expectation, required
@@ -107,6 +114,36 @@ _SCHEMAS: dict[str, list[Check]] = {
     ],
 }
 _PARALLEL = {"test": ("cot_ids", "cots", "parsed_answers"), "reward": ("cot_ids", "rewards")}
+#: list-valued fields: (predicate of one entry, list depth), to point at the first bad entry in errors
+_ENTRIES: dict[str, tuple[Callable[[Any], bool], int]] = {
+    "cot": (lambda v: isinstance(v, str), 1),
+    "labels": (_is_label, 1),
+    "cot_ids": (_is_int, 1),
+    "cots": (lambda v: isinstance(v, str), 2),
+    "parsed_answers": (_is_answer, 1),
+    "rewards": (_is_reward, 2),
+}
+
+
+def _first_bad(value: Any, ok: Callable[[Any], bool], depth: int, at: str = "") -> tuple[str, Any] | None:
+    """``(index path, entry)`` of the first entry of a nested list that breaks ``ok`` (or is no list)."""
+    if depth == 0:
+        return None if ok(value) else (at, value)
+    if not isinstance(value, list):
+        return at, value
+    for i, entry in enumerate(value):
+        bad = _first_bad(entry, ok, depth - 1, f"{at}[{i}]")
+        if bad is not None:
+            return bad
+    return None
+
+
+def _problem(field: str, value: Any, expected: str) -> str:
+    """``expected ..., got ...``, naming the first bad entry of a list-valued field."""
+    bad = _first_bad(value, *_ENTRIES[field]) if field in _ENTRIES and isinstance(value, list) else None
+    if bad is not None and bad[0]:
+        return f"expected {expected}, but {field}{bad[0]} is {_short(bad[1])}"
+    return f"expected {expected}, got {_short(value)}"
 
 
 def validate_record(kind: str, rec: Record, path: str | Path, index: int) -> None:
@@ -118,7 +155,7 @@ def validate_record(kind: str, rec: Record, path: str | Path, index: int) -> Non
                 raise RecordError(path, where, field, "missing")
             continue
         if not ok(rec[field]):
-            raise RecordError(path, where, field, f"expected {expected}, got {_short(rec[field])}")
+            raise RecordError(path, where, field, _problem(field, rec[field], expected))
     fields = _PARALLEL.get(kind)
     if fields:
         lengths = {f: len(rec[f]) for f in fields}
@@ -183,14 +220,23 @@ def _hub_records(source: str, category: str, revision: str | None) -> list[Recor
 
 
 def load_records(source: str | Path, category: str, kind: str, revision: str | None = None) -> list[Record]:
-    """Load and validate the ``category`` records of ``kind`` from a local directory or a hub id."""
+    """Load and validate the ``category`` records of ``kind`` from a local directory or a hub id.
+
+    An empty category is an error (a wrong file or split, not data), except for reward sets, whose
+    coverage of the test set is checked where they are joined to it.
+    """
     from rmflow.io import read_records
 
     check_source(source)
     if is_local(source):
-        path = local_file(source, category, kind)
-        return validate_records(kind, read_records(path), path)
-    return validate_records(kind, _hub_records(str(source), category, revision), f"{source}[{category}]")
+        where: str | Path = local_file(source, category, kind)
+        records = read_records(where)
+    else:
+        where = f"{source}[{category}]"
+        records = _hub_records(str(source), category, revision)
+    if not records and kind != "reward":
+        raise UserError(f"{where}: category {category} has no {'questions' if kind == 'test' else 'records'}")
+    return validate_records(kind, records, where)
 
 
 def resolve_revision(source: str | Path, revision: str | None, repo_type: str = "dataset") -> str | None:

@@ -57,6 +57,21 @@ def _read_text(path: Path) -> str:
         raise UserError(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:
         raise RecordError(path, f"at byte {exc.start}", None, "not valid UTF-8") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _loads(text: str, path: Path, where: str) -> Any:
+    """``json.loads`` whose failures (bad syntax, absurd nesting) name the file and position."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        pos = where or f"at line {exc.lineno} column {exc.colno}"
+        raise RecordError(path, pos, None, f"invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise RecordError(path, where or "(top level)", None, "JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise RecordError(path, where or "(top level)", None, f"invalid JSON ({exc})") from None
 
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -65,20 +80,13 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     text = _read_text(path)
     if path.suffix == ".jsonl":
         records = []
-        for lineno, line in enumerate(text.splitlines(), 1):
+        # only "\n" ends a line: str.splitlines() would also split inside strings holding U+2028, U+0085, ...
+        for lineno, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise RecordError(path, f"at line {lineno}", None, f"invalid JSON ({exc.msg})") from None
+            records.append(_loads(line, path, f"at line {lineno}"))
     else:
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RecordError(
-                path, f"at line {exc.lineno} column {exc.colno}", None, f"invalid JSON ({exc.msg})"
-            ) from None
+        records = _loads(text, path, "")
         if not isinstance(records, list):
             raise RecordError(
                 path, "(top level)", None, f"expected a JSON list, got {type(records).__name__}"

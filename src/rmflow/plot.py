@@ -66,12 +66,18 @@ def read_table(path: str | Path) -> Table:
     """Parse and check an evaluation CSV; problems are :class:`UserError` naming file, row and column."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's BOM is fine
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             rows = list(reader)
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not valid UTF-8 (at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a readable CSV file ({exc})") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
     for required in ("N", "Method", "Overall_mean"):
         if required not in header:
             raise UserError(f"{path}: missing column {required!r} (header: {','.join(header) or 'empty'})")
@@ -86,7 +92,9 @@ def read_table(path: str | Path) -> Table:
         n = _number(path, line, "N", row["N"], int)
         if n < 1:
             raise UserError(f"{path}: row {line}, column 'N': expected a positive integer, got {row['N']!r}")
-        method = row["Method"]
+        method = row["Method"].strip()
+        if not method:
+            raise UserError(f"{path}: row {line}, column 'Method': empty")
         per_column = values.setdefault(method, {c: {} for c in columns})
         if n in per_column["Overall_mean"]:
             raise UserError(f"{path}: row {line}: duplicate row for N={n}, method {method!r}")
