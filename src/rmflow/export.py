@@ -2,7 +2,7 @@
 
 Records become ``{category}.jsonl``; reward sets become ``{category}_reward.json`` (a JSON list, the
 published layout). ``source.json`` records the source, the requested and resolved revision and the
-record counts. Each file is written atomically, so a bad category leaves earlier ones intact.
+record counts. Nothing is replaced unless every category is valid; each file is moved in atomically.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rmflow.categories import resolve_categories
 from rmflow.data import KINDS, load_records, resolve_revision
-from rmflow.io import write_json, write_jsonl
+from rmflow.io import staged_outputs, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -34,26 +34,29 @@ def output_name(category: str, kind: str) -> str:
 def export(
     data_path: str, kind: str, output_dir: str | Path, category: str = "all", revision: str | None = None
 ) -> dict:
-    """Export every category; return the ``source.json`` summary."""
-    out = Path(output_dir)
+    """Export every category; return the ``source.json`` summary.
+
+    Nothing in ``output_dir`` changes unless every category is valid (:func:`rmflow.io.staged_outputs`).
+    """
     counts = {}
-    for cat in resolve_categories(category, data_path):
-        records = load_records(data_path, cat, kind, revision)
-        target = out / output_name(cat, kind)
-        if kind == "reward":
-            write_json(target, records)
-        else:
-            write_jsonl(target, records)
-        counts[cat] = len(records)
-        log.info("%s[%s]: %d records -> %s", data_path, cat, len(records), target)
-    summary = {
-        "source": str(data_path),
-        "kind": kind,
-        "revision": revision,
-        "resolved_revision": resolve_revision(data_path, revision),
-        "counts": counts,
-    }
-    write_json(out / "source.json", summary, indent=2)
+    with staged_outputs(output_dir) as staging:
+        for cat in resolve_categories(category, data_path):
+            records = load_records(data_path, cat, kind, revision)
+            if kind == "reward":
+                write_json(staging / output_name(cat, kind), records)
+            else:
+                write_jsonl(staging / output_name(cat, kind), records)
+            counts[cat] = len(records)
+            log.info("%s[%s]: %d records", data_path, cat, len(records))
+        summary = {
+            "source": str(data_path),
+            "kind": kind,
+            "revision": revision,
+            "resolved_revision": resolve_revision(data_path, revision),
+            "counts": counts,
+        }
+        write_json(staging / "source.json", summary, indent=2)
+    log.info("exported %d categories -> %s", len(counts), output_dir)
     return summary
 
 

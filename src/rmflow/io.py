@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,6 +31,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def staged_outputs(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """A hidden staging directory inside ``output_dir`` for a multi-file output.
+
+    Files written under it are moved into ``output_dir`` (each by an atomic rename) only when the block
+    succeeds, so a stage failing part-way (a bad later category) leaves every earlier output as it was.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=out))
+    try:
+        yield staging
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                target = out / path.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
