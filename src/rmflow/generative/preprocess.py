@@ -31,7 +31,7 @@ from rmflow.generative.verdict import (
     step_judgements,
     valid_step_judgements,
 )
-from rmflow.io import write_json, write_jsonl
+from rmflow.io import staged_outputs, write_json, write_jsonl
 from rmflow.prompts import PRM_VERDICT
 
 log = logging.getLogger(__name__)
@@ -180,34 +180,34 @@ def preprocess(
     revision: str | None = None,
 ) -> dict[str, Any]:
     """Run every category; return the stats written to ``stats.json``."""
-    out = Path(output_dir)
     count = token_counter(model_id, revision)
     all_stats: dict[str, Any] = {}
-    for cat in resolve_categories(category, data_path):
-        records = load_records(data_path, cat, "generated", revision)
-        kept, stats = preprocess_records(task_type, records, count, max_tokens, seed)
-        write_jsonl(out / f"{cat}.jsonl", kept)
-        all_stats[cat] = stats
-        log.info(
-            "%s: %d records, %d kept, %d written (balance %s -> %s); skipped %s",
-            cat,
-            stats["total"],
-            stats["kept"],
-            stats["written"],
-            stats["balance_before"],
-            stats["balance_after"],
-            {k: v for k, v in stats["skipped"].items() if v},
-        )
-        if stats["kept"] and 0 in stats["balance_before"].values():
-            log.warning("%s: one class is empty, nothing to balance against", cat)
-    summary = {
-        "task_type": task_type,
-        "data_path": str(data_path),
-        "tokenizer": model_id,
-        "max_tokens": max_tokens,
-    }
-    summary.update(seed=seed, categories=all_stats)
-    write_json(out / "stats.json", summary, indent=2)
+    with staged_outputs(output_dir) as staging:  # a bad later category leaves earlier outputs as they were
+        for cat in resolve_categories(category, data_path):
+            records = load_records(data_path, cat, "generated", revision)
+            kept, stats = preprocess_records(task_type, records, count, max_tokens, seed)
+            write_jsonl(staging / f"{cat}.jsonl", kept)
+            all_stats[cat] = stats
+            log.info(
+                "%s: %d records, %d kept, %d written (balance %s -> %s); skipped %s",
+                cat,
+                stats["total"],
+                stats["kept"],
+                stats["written"],
+                stats["balance_before"],
+                stats["balance_after"],
+                {k: v for k, v in stats["skipped"].items() if v},
+            )
+            if stats["kept"] and 0 in stats["balance_before"].values():
+                log.warning("%s: one class is empty, nothing to balance against", cat)
+        summary = {
+            "task_type": task_type,
+            "data_path": str(data_path),
+            "tokenizer": model_id,
+            "max_tokens": max_tokens,
+        }
+        summary.update(seed=seed, categories=all_stats)
+        write_json(staging / "stats.json", summary, indent=2)
     return summary
 
 

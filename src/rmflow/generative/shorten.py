@@ -16,7 +16,7 @@ from typing import Any
 from rmflow.categories import resolve_categories
 from rmflow.data import load_records
 from rmflow.generative.verdict import PRM_FINAL_RE, THINK_CLOSE
-from rmflow.io import write_json, write_jsonl
+from rmflow.io import staged_outputs, write_json, write_jsonl
 from rmflow.prompts import ORM_VERDICT
 
 log = logging.getLogger(__name__)
@@ -56,29 +56,29 @@ def shorten(
     revision: str | None = None,
 ) -> dict[str, Any]:
     """Shorten every category; write ``{cat}.jsonl`` and ``shorten_stats.json``; return the stats."""
-    out = Path(output_dir)
     kind = f"train_{task_type}"
     stats: dict[str, Any] = {}
-    for cat in resolve_categories(category, data_path):
-        records = load_records(data_path, cat, kind, revision)
-        counts: dict[str, int] = {}
-        chars_before = chars_after = 0
-        result = []
-        for rec in records:
-            new, what = shorten_critique(task_type, rec["critique"], rec["labels"])
-            counts[what] = counts.get(what, 0) + 1
-            chars_before += len(rec["critique"])
-            chars_after += len(new)
-            result.append({**rec, "critique": new})
-        write_jsonl(out / f"{cat}.jsonl", result)
-        stats[cat] = {
-            "records": len(records),
-            **counts,
-            "chars_before": chars_before,
-            "chars_after": chars_after,
-        }
-        log.info("%s: %s", cat, stats[cat])
-    write_json(out / "shorten_stats.json", {"task_type": task_type, "categories": stats}, indent=2)
+    with staged_outputs(output_dir) as staging:  # a bad later category leaves earlier outputs as they were
+        for cat in resolve_categories(category, data_path):
+            records = load_records(data_path, cat, kind, revision)
+            counts: dict[str, int] = {}
+            chars_before = chars_after = 0
+            result = []
+            for rec in records:
+                new, what = shorten_critique(task_type, rec["critique"], rec["labels"])
+                counts[what] = counts.get(what, 0) + 1
+                chars_before += len(rec["critique"])
+                chars_after += len(new)
+                result.append({**rec, "critique": new})
+            write_jsonl(staging / f"{cat}.jsonl", result)
+            stats[cat] = {
+                "records": len(records),
+                **counts,
+                "chars_before": chars_before,
+                "chars_after": chars_after,
+            }
+            log.info("%s: %s", cat, stats[cat])
+        write_json(staging / "shorten_stats.json", {"task_type": task_type, "categories": stats}, indent=2)
     return stats
 
 
