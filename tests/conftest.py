@@ -1,0 +1,103 @@
+"""Shared fixtures: the real ``rmflow`` command in a subprocess, a digest of an output directory, and a
+tiny synthetic world (data + an untrained backbone) for tests that run stages on a real model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the installed console script (``rmflow``), else the module
+_SCRIPT = Path(sys.executable).with_name("rmflow")
+RMFLOW = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "rmflow.cli"]
+#: sizes of the tiny world: enough questions that a scoring run has many chunks to interrupt
+WORLD_CATEGORIES = "law,math"
+WORLD_SYNTH = dict(train_questions=20, train_cots=2, test_questions=40, test_cots=4)
+WORLD_BACKBONE = dict(
+    pretrain_steps=0,
+    vocab_size=600,
+    hidden_size=32,
+    intermediate_size=64,
+    num_layers=1,
+    num_heads=2,
+    num_kv_heads=1,
+)
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment of stage subprocesses: one thread (the same float results as in-process runs), offline."""
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def digest(directory: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file under ``directory`` (hidden and temporary files too)."""
+    directory = Path(directory)
+    if not directory.exists():
+        return {}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def run_rmflow() -> Callable[..., subprocess.CompletedProcess]:
+    """``run_rmflow(*args, timeout=...)``: the real CLI in a subprocess, output captured as text."""
+
+    def run(*args: object, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*RMFLOW, *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=subprocess_env(),
+            timeout=timeout,
+            cwd=cwd,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> Path:
+    """``synth/{train,train_gORM,train_gPRM,test}/{law,math}.jsonl`` and an untrained ``backbone/``."""
+    pytest.importorskip("torch")
+    from rmflow.backbone import build_backbone
+    from rmflow.synth import synthesize
+
+    root = tmp_path_factory.mktemp("tiny_world")
+    synthesize(root / "synth", seed=3, category=WORLD_CATEGORIES, **WORLD_SYNTH)
+    build_backbone(root / "backbone", root / "synth", **WORLD_BACKBONE)
+    return root
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest (and like the one-thread subprocesses) on one thread."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tree_digest() -> Callable[[Path], dict[str, str]]:
+    """:func:`digest` as a fixture."""
+    return digest
