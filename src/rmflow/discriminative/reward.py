@@ -105,7 +105,7 @@ def load_scorer(
             tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
         except (OSError, ValueError):
             tokenizer = AutoTokenizer.from_pretrained(base)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # missing files / unrecognized config or tokenizer
         raise UserError(f"--model_id {model_id}: cannot load: {exc}") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

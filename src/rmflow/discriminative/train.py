@@ -253,7 +253,7 @@ def load_backbone(model_id: str, bf16: bool, cfg: dict[str, Any]) -> tuple[Any, 
         model = AutoModelForCausalLM.from_pretrained(
             model_id, dtype=torch.bfloat16 if bf16 else torch.float32
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # missing files / unrecognized config or tokenizer
         raise UserError(f"--model_id {model_id}: cannot load backbone: {exc}") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
