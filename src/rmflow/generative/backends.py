@@ -145,7 +145,7 @@ def load_tokenizer(ref: ModelRef) -> Any:
     rev = ref.revision if ref.tokenizer_source == (ref.adapter or ref.base) else None
     try:
         tok = AutoTokenizer.from_pretrained(ref.tokenizer_source, revision=rev)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # missing files / not a tokenizer directory
         raise UserError(f"{ref.tokenizer_source}: cannot load tokenizer: {exc}") from None
     if is_deepseek_r1(ref.base, tok.chat_template):
         tok.chat_template = KEEP_REASONING_TEMPLATE
@@ -314,7 +314,7 @@ class TransformersBackend:
         base_rev = None if self.ref.adapter else revision
         try:
             model = AutoModelForCausalLM.from_pretrained(self.ref.base, dtype=torch_dtype, revision=base_rev)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # missing files / unrecognized config
             raise UserError(f"{self.ref.base}: cannot load model: {exc}") from None
         if self.ref.adapter:
             from peft import PeftModel

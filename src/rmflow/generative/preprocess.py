@@ -164,7 +164,7 @@ def token_counter(model_id: str, revision: str | None = None) -> Callable[[str],
 
     try:
         tok = AutoTokenizer.from_pretrained(model_id, revision=revision)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # missing files / not a tokenizer directory
         raise UserError(f"{model_id}: cannot load tokenizer: {exc}") from None
     return lambda text: len(tok.encode(text, add_special_tokens=False))
 

@@ -60,7 +60,7 @@ def prepare_tokenizer(model_id: str, revision: str | None = None) -> Any:
 
     try:
         tok = AutoTokenizer.from_pretrained(model_id, revision=revision)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # missing files / not a tokenizer directory
         raise UserError(f"{model_id}: cannot load tokenizer: {exc}") from None
     if is_deepseek_r1(model_id, tok.chat_template):
         tok.chat_template = KEEP_REASONING_TEMPLATE
