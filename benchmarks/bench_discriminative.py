@@ -1,0 +1,193 @@
+"""Discriminative scoring: two-row projection vs naive full-vocabulary logits.
+
+A randomly initialised Qwen2 model with a 152k vocabulary scores one batch of step-tagged sequences
+(default 8 x 1024 tokens, a tag every 64 tokens) two ways:
+
+* ``two_row``: decoder body -> final-norm hidden states at the tags -> the two LM-head rows (what
+  ``rmflow reward`` does);
+* ``naive``: the full causal-LM forward (batch x length x vocabulary logits), then the (-, +) columns
+  at the tags and a softmax over them.
+
+Each variant runs in a fresh child process so that its peak memory is its own: on CPU the peak
+resident set (``ru_maxrss``) minus the value after building the model and a warm-up forward; on CUDA
+``max_memory_allocated`` after resetting the peak. Prints CoTs/s, peak memory, their ratios and the
+largest score difference. ``--json PATH`` also writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def build_model(args: argparse.Namespace):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(
+        vocab_size=args.vocab,
+        hidden_size=args.hidden,
+        intermediate_size=args.hidden * 3,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.hidden // 64,
+        num_key_value_heads=args.hidden // 64,
+        max_position_embeddings=max(2048, args.seq),
+        tie_word_embeddings=False,
+    )
+    model = Qwen2ForCausalLM(config).to(args.device).eval()
+    # real checkpoints are not at initialisation scale: spread the logits a little
+    with torch.no_grad():
+        model.lm_head.weight.normal_(0, 0.05)
+    return model
+
+
+def make_batch(args: argparse.Namespace):
+    import torch
+
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(10, args.vocab, (args.batch, args.seq), generator=gen)
+    tag, neg, pos = 5, 6, 7
+    positions = torch.arange(args.tag_every - 1, args.seq, args.tag_every)
+    ids[:, positions] = tag
+    mask = torch.ones_like(ids)
+    return ids.to(args.device), mask.to(args.device), positions.to(args.device), (neg, pos)
+
+
+def run_variant(model, ids, mask, positions, neg_pos, variant: str):
+    import torch
+
+    from rmflow.discriminative.features import SpecialIds
+    from rmflow.discriminative.heads import decoder_hidden, head_rows, two_way_logits
+
+    with torch.inference_mode():
+        if variant == "two_row":
+            hidden = decoder_hidden(model, ids, mask)
+            weight, bias = head_rows(model, SpecialIds(5, *neg_pos))
+            at = hidden[:, positions].reshape(-1, hidden.shape[-1])
+            return torch.softmax(two_way_logits(at, weight, bias), -1)[:, 1]
+        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (batch, length, vocab)
+        two = logits[:, positions][..., list(neg_pos)].float().reshape(-1, 2)
+        return torch.softmax(two, -1)[:, 1]
+
+
+def _rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def child(args: argparse.Namespace) -> None:
+    """Measure one variant; print a JSON line; save the scores to ``args.scores``."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cuda = args.device.startswith("cuda")
+    model = build_model(args)
+    ids, mask, positions, neg_pos = make_batch(args)
+    run_variant(model, ids[:1, :64], mask[:1, :64], positions[:1], neg_pos, args.child)  # warm-up, tiny
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = _rss_bytes()
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        scores = run_variant(model, ids, mask, positions, neg_pos, args.child)
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    peak = (torch.cuda.max_memory_allocated() if cuda else _rss_bytes()) - base
+    torch.save(scores.float().cpu(), args.scores)
+    best = min(times)
+    print(
+        json.dumps(
+            {"variant": args.child, "seconds": best, "cots_per_s": args.batch / best, "peak_bytes": peak}
+        )
+    )
+
+
+def parent(args: argparse.Namespace) -> dict:
+    import torch
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in ("two_row", "naive"):
+            scores = Path(tmp) / f"{variant}.pt"
+            cmd = [sys.executable, __file__, "--child", variant, "--scores", str(scores)]
+            for key in (
+                "vocab",
+                "hidden",
+                "layers",
+                "batch",
+                "seq",
+                "tag_every",
+                "repeats",
+                "device",
+                "threads",
+            ):
+                cmd += [f"--{key}", str(getattr(args, key))]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+            if out.returncode:
+                sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
+            results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
+            results[variant]["scores"] = torch.load(scores)
+    a, b = results["two_row"], results["naive"]
+    diff = float((a.pop("scores") - b.pop("scores")).abs().max())
+    summary = {
+        "device": args.device,
+        "shape": f"{args.batch}x{args.seq}, vocab {args.vocab}, hidden {args.hidden}, layers {args.layers}",
+        "tags_per_sequence": len(range(args.tag_every - 1, args.seq, args.tag_every)),
+        "two_row": a,
+        "naive": b,
+        "throughput_ratio": a["cots_per_s"] / b["cots_per_s"],
+        "peak_memory_ratio": b["peak_bytes"] / max(1, a["peak_bytes"]),
+        "max_abs_score_diff": diff,
+    }
+    mib = 2**20
+    print(
+        f"discriminative scoring on {args.device}: {summary['shape']}, {summary['tags_per_sequence']} tags/sequence"
+    )
+    for name in ("two_row", "naive"):
+        r = summary[name]
+        print(f"  {name:8s} {r['cots_per_s']:9.2f} CoTs/s   peak +{r['peak_bytes'] / mib:9.1f} MiB")
+    print(f"  throughput ratio (two_row / naive): {summary['throughput_ratio']:.2f}x (target >= 1.5x)")
+    print(f"  peak memory ratio (naive / two_row): {summary['peak_memory_ratio']:.2f}x (target >= 5x)")
+    print(f"  max |score difference|: {diff:.2e} (target <= 1e-5)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--vocab", type=int, default=151_936)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=1024)
+    p.add_argument("--tag_every", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch threads in the children (0: default)")
+    p.add_argument("--json", help="also write the summary here")
+    p.add_argument("--child", choices=("two_row", "naive"), help=argparse.SUPPRESS)
+    p.add_argument("--scores", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args)
+        return None
+    return parent(args)
+
+
+if __name__ == "__main__":
+    main()
