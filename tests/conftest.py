@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,3 +103,41 @@ def one_torch_thread():
 def tree_digest() -> Callable[[Path], dict[str, str]]:
     """:func:`digest` as a fixture."""
     return digest
+
+
+@pytest.fixture(scope="session")
+def start_rmflow() -> Callable[..., subprocess.Popen]:
+    """``start_rmflow(*args, log=PATH)``: the real CLI started in the background, stdout+stderr to ``log``."""
+
+    def start(*args: object, log: Path, cwd: Path | None = None) -> subprocess.Popen:
+        fh = open(log, "w")  # noqa: SIM115 (the child owns it; closed with the process)
+        try:
+            return subprocess.Popen(
+                [*RMFLOW, *map(str, args)], stdout=fh, stderr=subprocess.STDOUT, env=subprocess_env(), cwd=cwd
+            )
+        finally:
+            fh.close()
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def sigkill_when() -> Callable[..., None]:
+    """``sigkill_when(proc, ready, timeout)``: poll ``ready()`` every 2 ms; SIGKILL ``proc`` once it is true.
+
+    Fails if the process ends first (nothing left to interrupt) or ``ready`` never holds.
+    """
+
+    def kill(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if proc.poll() is not None:
+                pytest.fail(f"the job ended (status {proc.returncode}) before it could be interrupted")
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the job never reached the point to interrupt")
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+
+    return kill

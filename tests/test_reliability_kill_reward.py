@@ -1,0 +1,44 @@
+"""A real ``rmflow reward --task_type dORM`` killed with SIGKILL mid-category and restarted: only the
+missing chunks are scored and the output is byte-identical to an uninterrupted run."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rmflow.cli import main
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = 40  # per category in the tiny world, one question per chunk
+COTS = 4
+
+
+def test_sigkill_mid_category_then_resume(tiny_world, tmp_path, start_rmflow, sigkill_when, run_rmflow,
+                                          tree_digest, one_torch_thread):  # fmt: skip
+    def argv(out):
+        return ["reward", "--task_type", "dORM", "--model_id", tiny_world / "backbone",
+                "--data_path", tiny_world / "synth" / "test", "--output_dir", out, "--category", "law,math",
+                "--chunk_questions", "1", "--per_device_batch_size", "4", "--dtype", "float32"]  # fmt: skip
+
+    ref, out = tmp_path / "uninterrupted", tmp_path / "killed"
+    assert main(list(map(str, argv(ref)))) == 0  # in-process, one thread like the subprocesses
+    victim = start_rmflow(*argv(out), log=tmp_path / "victim.log")
+    chunks = out / ".chunks"
+    sigkill_when(victim, lambda: any(chunks.glob("law.[0-9]*.json")))
+
+    done = sorted(p.name for p in chunks.glob("law.[0-9]*.json"))
+    assert 1 <= len(done) < QUESTIONS, done  # killed in the middle of law
+    assert not (out / "law_reward.json").exists() and not (out / "math_reward.json").exists()
+
+    resumed = run_rmflow(*argv(out))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = resumed.stderr
+    # the finished chunks were reused, and only the CoTs of the missing ones were scored
+    assert f"law: reusing {len(done)} of {QUESTIONS} finished chunks" in log
+    totals = {cat: int(n) for cat, n in re.findall(r"(law|math) \[0\]:\s+0%\|[^|]*\| 0/(\d+)", log)}
+    assert totals == {"law": COTS * (QUESTIONS - len(done)), "math": COTS * QUESTIONS}, totals
+    # byte-identical outputs, no chunk or temporary file left behind
+    assert tree_digest(out) == tree_digest(ref)
+    assert sorted(tree_digest(out)) == ["law_reward.json", "math_reward.json"]
