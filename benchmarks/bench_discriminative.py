@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+MIB = 2**20
+
 
 def build_model(args: argparse.Namespace):
     import torch
@@ -150,18 +152,21 @@ def parent(args: argparse.Namespace) -> dict:
         "two_row": a,
         "naive": b,
         "throughput_ratio": a["cots_per_s"] / b["cots_per_s"],
-        "peak_memory_ratio": b["peak_bytes"] / max(1, a["peak_bytes"]),
+        # ru_maxrss moves in pages and reuses freed memory: below 1 MiB a peak is noise, floor it there
+        "peak_memory_ratio": max(b["peak_bytes"], MIB) / max(a["peak_bytes"], MIB),
         "max_abs_score_diff": diff,
     }
-    mib = 2**20
     print(
         f"discriminative scoring on {args.device}: {summary['shape']}, {summary['tags_per_sequence']} tags/sequence"
     )
     for name in ("two_row", "naive"):
         r = summary[name]
-        print(f"  {name:8s} {r['cots_per_s']:9.2f} CoTs/s   peak +{r['peak_bytes'] / mib:9.1f} MiB")
+        print(f"  {name:8s} {r['cots_per_s']:9.2f} CoTs/s   peak +{r['peak_bytes'] / MIB:9.1f} MiB")
     print(f"  throughput ratio (two_row / naive): {summary['throughput_ratio']:.2f}x (target >= 1.5x)")
-    print(f"  peak memory ratio (naive / two_row): {summary['peak_memory_ratio']:.2f}x (target >= 5x)")
+    print(
+        f"  peak memory ratio (naive / two_row, peaks floored at 1 MiB): {summary['peak_memory_ratio']:.2f}x"
+        " (target >= 5x)"
+    )
     print(f"  max |score difference|: {diff:.2e} (target <= 1e-5)")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")

@@ -6,22 +6,28 @@ per section and exits non-zero if any failed. Sections also run on CPU: CUDA-onl
 they were skipped. Budget: a few minutes on one GPU for all sections together.
 
     .venv/bin/python benchmarks/gpu_smoke.py [SECTION ...]
+
+A section may return a dict of figures; with ``$OUT`` set, ``main`` writes them all (plus PASS/FAIL
+and timings) to ``$OUT/gpu_smoke.json``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-SECTIONS: dict[str, Callable[[Path], None]] = {}
+SECTIONS: dict[str, Callable[[Path], Any]] = {}
 
 
-def section(fn: Callable[[Path], None]) -> Callable[[Path], None]:
+def section(fn: Callable[[Path], Any]) -> Callable[[Path], Any]:
     """Register a smoke section (name = function name without ``section_``)."""
     SECTIONS[fn.__name__.removeprefix("section_")] = fn
     return fn
@@ -35,6 +41,132 @@ def cuda_info() -> str:
     return (
         f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}, bf16 {torch.cuda.is_bf16_supported()}"
     )
+
+
+# --------------------------------------------------------------------------- discriminative (dORM/dPRM)
+@section
+def section_discriminative(work: Path) -> dict[str, Any]:
+    """Tiny backbone; dORM LoRA for a few steps (bf16 on CUDA); CUDA vs CPU scores; reward stage; benchmark."""
+    import argparse
+
+    import torch
+
+    from rmflow.backbone import build_backbone, write_mini_corpus
+    from rmflow.data import validate_records
+    from rmflow.discriminative import reward as reward_mod
+    from rmflow.discriminative import train as train_mod
+    from rmflow.io import read_records
+
+    cuda = torch.cuda.is_available()
+    figures: dict[str, Any] = {"cuda": cuda}
+    cats = "math,law"
+    try:
+        from rmflow.synth import synthesize
+
+        synthesize(
+            work / "synth", category=cats, train_questions=12, train_cots=4, test_questions=4, test_cots=8
+        )
+        figures["corpus"] = "rmflow.synth"
+    except ImportError:
+        write_mini_corpus(work / "synth", categories=("math", "law"), questions=12)
+        figures["corpus"] = "built-in mini corpus (rmflow.synth not importable)"
+    t0 = time.perf_counter()
+    bb = build_backbone(work / "backbone", work / "synth", pretrain_steps=100)
+    figures["backbone_seconds"] = round(time.perf_counter() - t0, 1)
+    print(
+        f"[discriminative] backbone ({figures['corpus']}): {bb['parameters'] / 1e6:.2f}M parameters, "
+        f"pre-train loss {bb['pretrain_loss_first']} -> {bb['pretrain_loss_last']}, {figures['backbone_seconds']}s"
+    )
+
+    args = argparse.Namespace(
+        config="dORM-tiny",
+        set=["logging_steps=1"],
+        task_type="dORM",
+        model_id=str(work / "backbone"),
+        data_path=str(work / "synth" / "train"),
+        per_device_batch_size=8,
+        max_steps=8,
+        save_steps=None,
+        seed=42,
+        category=cats,
+        revision=None,
+        no_resume=False,
+    )
+    t0 = time.perf_counter()
+    summary = train_mod.train(train_mod.resolve_settings(args), work / "dORM")
+    losses = [round(h["loss"], 4) for h in summary["loss_history"]]
+    figures["train"] = {k: summary[k] for k in ("device", "precision", "global_steps", "final_loss")}
+    figures["train"]["seconds"] = round(time.perf_counter() - t0, 1)
+    print(
+        f"[discriminative] dORM {summary['global_steps']} steps on {summary['device']} in "
+        f"{summary['precision']}, {figures['train']['seconds']}s, losses {losses}"
+    )
+    if cuda:
+        assert summary["device"].startswith("cuda"), summary["device"]
+        if torch.cuda.is_bf16_supported():
+            assert summary["precision"] == "bf16", summary["precision"]
+    else:
+        print("[discriminative] CUDA not available: training ran on CPU in fp32 (bf16-on-CUDA check skipped)")
+
+    tests = [r for cat in cats.split(",") for r in read_records(work / "synth" / "test" / f"{cat}.jsonl")]
+    cots = [(r["question"], cot) for r in tests for cot in r["cots"]]
+    model, tok = reward_mod.load_scorer(str(work / "dORM"), dtype="float32")
+    cpu = reward_mod.score_cots(model, tok, cots, batch_size=8)
+    if cuda:
+        gpu32 = reward_mod.score_cots(model.to("cuda"), tok, cots, batch_size=8)
+        bf_model, _ = reward_mod.load_scorer(str(work / "dORM"), dtype="bfloat16")
+        gpu16 = reward_mod.score_cots(bf_model.to("cuda"), tok, cots, batch_size=8)
+
+        def max_diff(a: list[list[float]], b: list[list[float]]) -> float:
+            return max(abs(x - y) for u, v in zip(a, b, strict=True) for x, y in zip(u, v, strict=True))
+
+        figures["cpu_vs_cuda_fp32_max_abs_diff"] = max_diff(cpu, gpu32)
+        figures["cpu_fp32_vs_cuda_bf16_max_abs_diff"] = max_diff(cpu, gpu16)
+        print(
+            f"[discriminative] {sum(map(len, cpu))} step scores: max |CPU fp32 - CUDA fp32| = "
+            f"{figures['cpu_vs_cuda_fp32_max_abs_diff']:.2e}, max |CPU fp32 - CUDA bf16| = "
+            f"{figures['cpu_fp32_vs_cuda_bf16_max_abs_diff']:.2e}"
+        )
+        assert figures["cpu_vs_cuda_fp32_max_abs_diff"] < 1e-3
+    else:
+        print(
+            f"[discriminative] CUDA not available: scored {len(cots)} CoTs on CPU only (CUDA comparison skipped)"
+        )
+
+    rewards = work / "rewards"
+    t0 = time.perf_counter()
+    reward_mod.run(
+        argparse.Namespace(
+            task_type="dORM",
+            model_id=str(work / "dORM"),
+            data_path=str(work / "synth" / "test"),
+            output_dir=str(rewards),
+            category=cats,
+            per_device_batch_size=16,
+            revision=None,
+            chunk_questions=2,
+            dtype="auto",
+            base_model=None,
+        )
+    )
+    for cat in cats.split(","):
+        path = rewards / f"{cat}_reward.json"
+        validate_records("reward", read_records(path), path)
+    figures["reward_stage_seconds"] = round(time.perf_counter() - t0, 1)
+    print(
+        f"[discriminative] reward stage ({'cuda' if cuda else 'cpu'}): {len(cots)} CoTs in "
+        f"{figures['reward_stage_seconds']}s, files valid"
+    )
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_discriminative import main as bench
+
+    if cuda:
+        figures["benchmark"] = bench(["--device", "cuda"])
+    else:
+        print("[discriminative] CUDA not available: benchmark at a reduced CPU size (vocab 32k, 2 x 256)")
+        figures["benchmark"] = bench(["--vocab", "32000", "--batch", "2", "--seq", "256", "--repeats", "1"])
+    return figures
 
 
 # --------------------------------------------------------------------------- generative (gORM/gPRM)
@@ -156,16 +288,24 @@ def main(argv: list[str]) -> int:
         return 2
     print(cuda_info())
     failed = []
+    report: dict[str, Any] = {"device": cuda_info(), "sections": {}}
     for name in wanted:
         t0 = time.perf_counter()
+        result = None
         with tempfile.TemporaryDirectory(prefix=f"smoke_{name}_") as tmp:
             try:
-                SECTIONS[name](Path(tmp))
+                result = SECTIONS[name](Path(tmp))
             except Exception:
                 traceback.print_exc()
                 failed.append(name)
         status = "FAIL" if name in failed else "PASS"
-        print(f"{status} {name} ({time.perf_counter() - t0:.1f}s)")
+        seconds = time.perf_counter() - t0
+        print(f"{status} {name} ({seconds:.1f}s)")
+        report["sections"][name] = {"status": status, "seconds": round(seconds, 1), "figures": result}
+    if os.environ.get("OUT"):
+        path = Path(os.environ["OUT"]) / "gpu_smoke.json"
+        path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+        print(f"summary written to {path}")
     return 1 if failed else 0
 
 
