@@ -83,6 +83,9 @@ def test_preset_edit_reruns_its_models(done, tmp_path):
     work = tmp_path / "copy"
     shutil.copytree(done, work, symlinks=True)
     assert planned(work) == []  # a moved checkout (with its .snakemake/ metadata) is still up to date
+    rules = work / "rules" / "evaluate.smk"
+    rules.write_text(rules.read_text().replace("{RMFLOW} plot --input_file", "{RMFLOW}  plot --input_file"))
+    assert planned(work) == []  # editing a rule's shell text (plumbing) reruns nothing
     preset = work / "config" / "presets" / "dPRM-tiny.yaml"
     settings = yaml.safe_load(preset.read_text())
     settings["lora_r"] = settings.get("lora_r", 16) + 1
