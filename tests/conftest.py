@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,3 +142,36 @@ def sigkill_when() -> Callable[..., None]:
         assert proc.wait(timeout=60) == -signal.SIGKILL
 
     return kill
+
+
+@pytest.fixture
+def kill_and_resume(tmp_path, start_rmflow, sigkill_when, run_rmflow, one_torch_thread) -> Callable[..., tuple]:
+    """``kill_and_resume(argv, category)`` for chunked stages: run ``argv`` uninterrupted in-process into
+    ``ref``, and as the real command into ``out``, SIGKILLed once a chunk of ``category`` is saved and then
+    restarted. Returns ``(ref, out, indexes of the chunks saved at the kill, log of the restart)``."""
+    from rmflow.cli import main
+
+    def run(argv: list[object], category: str) -> tuple[Path, Path, list[int], str]:
+        ref, out = tmp_path / "uninterrupted", tmp_path / "killed"
+        assert main([*map(str, argv), "--output_dir", str(ref)]) == 0
+        victim = start_rmflow(*argv, "--output_dir", out, log=tmp_path / "victim.log")
+        chunks = out / ".chunks"
+        sigkill_when(victim, lambda: any(chunks.glob(f"{category}.[0-9]*.json")))
+        done = sorted(int(p.name.split(".")[1]) for p in chunks.glob(f"{category}.[0-9]*.json"))
+        resumed = run_rmflow(*argv, "--output_dir", out)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        return ref, out, done, resumed.stderr
+
+    return run
+
+
+def sampled_chunks(log: str, category: str) -> list[int]:
+    """Chunk indexes (0-based) a sampling run computed, from the runner's ``{cat}: chunk i/n`` log lines."""
+    pattern = rf"INFO rmflow\.generative\.runner: {re.escape(category)}: chunk (\d+)/\d+"
+    return [int(i) - 1 for i in re.findall(pattern, log)]
+
+
+@pytest.fixture(scope="session")
+def chunks_sampled() -> Callable[[str, str], list[int]]:
+    """:func:`sampled_chunks` as a fixture."""
+    return sampled_chunks

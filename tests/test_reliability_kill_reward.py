@@ -7,34 +7,18 @@ import re
 
 import pytest
 
-from rmflow.cli import main
-
 pytestmark = pytest.mark.slow
 
 QUESTIONS = 40  # per category in the tiny world, one question per chunk
 COTS = 4
 
 
-def test_sigkill_mid_category_then_resume(tiny_world, tmp_path, start_rmflow, sigkill_when, run_rmflow,
-                                          tree_digest, one_torch_thread):  # fmt: skip
-    def argv(out):
-        return ["reward", "--task_type", "dORM", "--model_id", tiny_world / "backbone",
-                "--data_path", tiny_world / "synth" / "test", "--output_dir", out, "--category", "law,math",
-                "--chunk_questions", "1", "--per_device_batch_size", "4", "--dtype", "float32"]  # fmt: skip
-
-    ref, out = tmp_path / "uninterrupted", tmp_path / "killed"
-    assert main(list(map(str, argv(ref)))) == 0  # in-process, one thread like the subprocesses
-    victim = start_rmflow(*argv(out), log=tmp_path / "victim.log")
-    chunks = out / ".chunks"
-    sigkill_when(victim, lambda: any(chunks.glob("law.[0-9]*.json")))
-
-    done = sorted(p.name for p in chunks.glob("law.[0-9]*.json"))
-    assert 1 <= len(done) < QUESTIONS, done  # killed in the middle of law
-    assert not (out / "law_reward.json").exists() and not (out / "math_reward.json").exists()
-
-    resumed = run_rmflow(*argv(out))
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    log = resumed.stderr
+def test_sigkill_mid_category_then_resume(tiny_world, kill_and_resume, tree_digest):
+    argv = ["reward", "--task_type", "dORM", "--model_id", tiny_world / "backbone",
+            "--data_path", tiny_world / "synth" / "test", "--category", "law,math",
+            "--chunk_questions", "1", "--per_device_batch_size", "4", "--dtype", "float32"]  # fmt: skip
+    ref, out, done, log = kill_and_resume(argv, "law")
+    assert 1 <= len(done) < QUESTIONS, done  # killed in the middle of law (math not started)
     # the finished chunks were reused, and only the CoTs of the missing ones were scored
     assert f"law: reusing {len(done)} of {QUESTIONS} finished chunks" in log
     totals = {cat: int(n) for cat, n in re.findall(r"(law|math) \[0\]:\s+0%\|[^|]*\| 0/(\d+)", log)}
