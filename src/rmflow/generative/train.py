@@ -20,6 +20,7 @@ from typing import Any
 
 from rmflow.categories import resolve_categories
 from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
+from rmflow.checkpoints import last_complete_checkpoint
 from rmflow.data import load_records
 from rmflow.discriminative import add_once
 from rmflow.errors import UserError
@@ -153,8 +154,6 @@ def build_trainer(
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train, save adapter + tokenizer + ``rmflow_train.json``; return that summary."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     if not args.config:
         raise UserError(f"--config is required for {args.task_type} training (e.g. {args.task_type}-14B)")
     preset = load_preset(args.config, parse_overrides(args.set))
@@ -176,7 +175,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     trainer = build_trainer(
         args.task_type, preset, model_id, records, out, per_device, args.seed, args.revision
     )
-    resume = get_last_checkpoint(str(out)) if out.is_dir() and not getattr(args, "no_resume", False) else None
+    resume = None if getattr(args, "no_resume", False) else last_complete_checkpoint(out)
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
