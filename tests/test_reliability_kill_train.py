@@ -1,0 +1,66 @@
+"""Interrupted training: a real ``rmflow train --task_type dORM`` killed with SIGKILL after a checkpoint
+resumes from it and ends with the same adapter, byte for byte, as an uninterrupted run; a checkpoint that a
+kill cut short while saving (no ``trainer_state.json``) is skipped in favour of the last complete one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rmflow.checkpoints import STATE_FILE, last_complete_checkpoint
+from rmflow.cli import main
+
+pytestmark = pytest.mark.slow
+
+STEPS = 6
+
+
+def test_sigkill_during_dorm_training_then_resume(tiny_world, tmp_path, start_rmflow, sigkill_when, run_rmflow,
+                                                  one_torch_thread):  # fmt: skip
+    argv = ["train", "--task_type", "dORM", "--config", "dORM-tiny", "--model_id", tiny_world / "backbone",
+            "--data_path", tiny_world / "synth" / "train", "--category", "law,math", "--per_device_batch_size", "4",
+            "--max_steps", str(STEPS), "--save_steps", "1", "--set", "logging_steps=1",
+            "--set", "gradient_checkpointing=false"]  # fmt: skip
+    ref, out = tmp_path / "uninterrupted", tmp_path / "killed"
+    assert main([*map(str, argv), "--output_dir", str(ref)]) == 0
+    victim = start_rmflow(*argv, "--output_dir", out, log=tmp_path / "victim.log")
+    ckpts = out / "checkpoints"
+    sigkill_when(victim, lambda: (ckpts / "checkpoint-2" / STATE_FILE).exists())
+    last = last_complete_checkpoint(ckpts)
+    assert last is not None and not (out / "rmflow_train.json").exists()
+    step = int(last.rsplit("-", 1)[1])
+    assert 2 <= step < STEPS
+
+    resumed = run_rmflow(*argv, "--output_dir", out)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads((out / "rmflow_train.json").read_text())
+    reference = json.loads((ref / "rmflow_train.json").read_text())
+    assert summary["resumed_from"] == f"checkpoint-{step}" and summary["global_steps"] == STEPS
+    assert [h["step"] for h in summary["loss_history"]] == list(range(step + 1, STEPS + 1))
+    assert summary["loss_history"] == reference["loss_history"][step:]  # the same losses as uninterrupted
+    assert (out / "adapter_model.safetensors").read_bytes() == (ref / "adapter_model.safetensors").read_bytes()
+    assert not ckpts.exists()
+
+
+def test_gorm_training_skips_a_checkpoint_cut_short_while_saving(tiny_world, tmp_path, one_torch_thread):
+    out = tmp_path / "gorm"
+    argv = ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--model_id", str(tiny_world / "backbone"),
+            "--data_path", str(tiny_world / "synth" / "train_gORM"), "--output_dir", str(out), "--category", "law",
+            "--per_device_batch_size", "2", "--set", "effective_batch_size=2", "--save_steps", "1"]  # fmt: skip
+    assert main([*argv, "--max_steps", "2"]) == 0
+    assert last_complete_checkpoint(out) == str(out / "checkpoint-2")
+    (out / "checkpoint-2" / STATE_FILE).write_text('{"global_step": 2, "log_hist')  # killed mid-write
+    assert main([*argv, "--max_steps", "3"]) == 0
+    summary = json.loads((out / "rmflow_train.json").read_text())
+    assert summary["resumed_from"].endswith("checkpoint-1") and summary["global_steps"] == 3
+
+
+def test_last_complete_checkpoint(tmp_path):
+    assert last_complete_checkpoint(tmp_path / "none") is None
+    for step, state in [(2, "{}"), (10, "{}"), (11, '{"trunc'), (12, None)]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if state is not None:
+            (tmp_path / f"checkpoint-{step}" / STATE_FILE).write_text(state)
+    (tmp_path / "checkpoint-99.tmp").mkdir()
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # numeric, not lexical order
