@@ -212,7 +212,7 @@ def build_record(
         "inputs": {str(p): digest(p) for p in inputs},
         "outputs": {str(p): digest(p) for p in outputs},
         "hub": hub_revisions(params, outputs, resolve=resolve_hub),
-        "git": git_state(),
+        "git": git_state(os.environ.get("RMFLOW_ROOT", ".")),  # the pipeline checkout (set by the rules)
         "packages": package_versions(),
         "python": platform.python_version(),
         "host": socket.gethostname(),
