@@ -181,6 +181,17 @@ def score_records(
 
 
 # --------------------------------------------------------------------------- stage
+def process_state() -> Any:
+    """This process's rank, world size and device (``accelerate``; torchrun / accelerate launch env).
+
+    Without CUDA the processes form a CPU (gloo) group, so sharding works on CPU too.
+    """
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
 def reward_category(
     model_loader: Callable[[], tuple[Any, Any]],
     data_path: str,
@@ -192,10 +203,9 @@ def reward_category(
     revision: str | None = None,
 ) -> Path:
     """Score one category into ``out/{category}_reward.json`` (resumable; shared across processes)."""
-    from accelerate import PartialState
     from tqdm import tqdm
 
-    state = PartialState()
+    state = process_state()
     final = out / f"{category}_reward.json"
     records = load_records(data_path, category, "test", revision)
     chunks = split(records, chunk_questions)
@@ -210,6 +220,14 @@ def reward_category(
     reused = sum(store.done(i) for i in range(len(chunks)))
     if reused:
         log.info("%s: reusing %d of %d finished chunks", category, reused, len(chunks))
+    log.info(
+        "%s: process %d/%d scores %d of %d chunks",
+        category,
+        state.process_index,
+        state.num_processes,
+        len(mine),
+        len(chunks),
+    )
     if mine:
         model, tokenizer = model_loader()
         total = sum(len(c) for i in mine for c in (r["cots"] for r in chunks[i]))
@@ -228,13 +246,11 @@ def reward_category(
 
 
 def run(args: argparse.Namespace) -> None:
-    from accelerate import PartialState
-
     if not args.data_path or not args.model_id:
         raise UserError("--data_path and --model_id are required")
     if args.chunk_questions < 1:
         raise UserError("--chunk_questions must be at least 1")
-    state = PartialState()
+    state = process_state()
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     batch = args.per_device_batch_size or DEFAULT_BATCH

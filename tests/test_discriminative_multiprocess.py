@@ -1,0 +1,73 @@
+"""dORM/dPRM scoring sharded over two processes gives the same bytes as one.
+
+The processes are started with ``torch.distributed.run`` (what ``accelerate launch --multi_gpu`` uses
+underneath); without CUDA they form a gloo group on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rmflow.backbone import build_backbone, write_mini_corpus  # noqa: E402
+from rmflow.discriminative import reward as reward_mod  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SIZES = dict(
+    hidden_size=32,
+    num_layers=1,
+    num_heads=2,
+    num_kv_heads=1,
+    intermediate_size=64,
+    vocab_size=512,
+    pretrain_steps=4,
+    pretrain_batch_size=4,
+    pretrain_seq_len=64,
+)
+
+
+def test_two_processes_write_the_same_bytes_as_one(tmp_path):
+    corpus = write_mini_corpus(tmp_path / "corpus", categories=("math", "law"), questions=5)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        build_backbone(tmp_path / "bb", corpus, **SIZES)
+        common = dict(
+            task_type="dPRM",
+            model_id=str(tmp_path / "bb"),
+            data_path=str(corpus / "test"),
+            category="math,law",
+            per_device_batch_size=3,
+            revision=None,
+            chunk_questions=2,
+            dtype="float32",
+            base_model=None,
+        )
+        reward_mod.run(argparse.Namespace(output_dir=str(tmp_path / "one"), **common))
+    finally:
+        torch.set_num_threads(before)
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
+    cmd += ["-m", "rmflow.cli", "reward"]
+    cmd += ["--task_type", "dPRM", "--model_id", common["model_id"], "--data_path", common["data_path"]]
+    cmd += ["--output_dir", str(tmp_path / "two"), "--category", "math,law", "--dtype", "float32"]
+    cmd += ["--chunk_questions", "2", "--per_device_batch_size", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # 5 questions in chunks of 2 -> 3 chunks: process 0 takes chunks 0 and 2, process 1 chunk 1
+    assert "math: process 0/2 scores 2 of 3 chunks" in done.stderr
+    assert "math: process 1/2 scores 1 of 3 chunks" in done.stderr
+    for cat in ("math", "law"):
+        one = (tmp_path / "one" / f"{cat}_reward.json").read_bytes()
+        assert (tmp_path / "two" / f"{cat}_reward.json").read_bytes() == one
+    assert not (tmp_path / "two" / ".chunks").exists()
