@@ -203,7 +203,8 @@ def make_trainer(
         def on_log(self, args, state, control, logs=None, **kw):
             if logs and "loss" in logs:
                 self.history.append({"step": state.global_step, "loss": float(logs["loss"])})
-                log.info("step %d/%d loss %.4f", state.global_step, state.max_steps, float(logs["loss"]))
+                if state.is_world_process_zero:
+                    log.info("step %d/%d loss %.4f", state.global_step, state.max_steps, float(logs["loss"]))
 
     targs = TrainingArguments(
         output_dir=str(out / "checkpoints"),
@@ -240,8 +241,10 @@ def make_trainer(
     return trainer, history
 
 
-def load_backbone(model_id: str, bf16: bool, cfg: dict[str, Any]) -> tuple[Any, Any]:
-    """Tokenizer and LoRA-wrapped causal LM of the backbone."""
+def load_backbone(
+    model_id: str, bf16: bool, cfg: dict[str, Any], revision: str | None = None
+) -> tuple[Any, Any]:
+    """Tokenizer and LoRA-wrapped causal LM of the backbone (``revision`` pins a hub backbone)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -249,9 +252,9 @@ def load_backbone(model_id: str, bf16: bool, cfg: dict[str, Any]) -> tuple[Any, 
     if Path(model_id).is_dir():  # the adapter records its base: make a local one findable from anywhere
         model_id = str(Path(model_id).resolve())
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_id)
+        tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
         model = AutoModelForCausalLM.from_pretrained(
-            model_id, dtype=torch.bfloat16 if bf16 else torch.float32
+            model_id, revision=revision, dtype=torch.bfloat16 if bf16 else torch.float32
         )
     except (OSError, ValueError) as exc:  # missing files / unrecognized config or tokenizer
         raise UserError(f"--model_id {model_id}: cannot load backbone: {exc}") from None
@@ -282,7 +285,10 @@ def _publish(tmp: Path, out: Path) -> None:
 def train(
     cfg: dict[str, Any], output_dir: str | Path, resume: bool = True, revision: str | None = None
 ) -> dict:
-    """Train a dORM/dPRM with settings ``cfg`` (see :func:`resolve_settings`); returns the summary."""
+    """Train a dORM/dPRM with settings ``cfg`` (see :func:`resolve_settings`); returns the summary.
+
+    ``revision`` pins hub sources (backbone and training data), as ``--revision`` does for every stage.
+    """
     import torch
     from transformers import set_seed
     from transformers.trainer_utils import get_last_checkpoint
@@ -291,7 +297,9 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     set_seed(int(cfg["seed"]))
     start = time.perf_counter()
-    tokenizer, model = load_backbone(cfg["model_id"], _use_bf16(cfg) and torch.cuda.is_available(), cfg)
+    tokenizer, model = load_backbone(
+        cfg["model_id"], _use_bf16(cfg) and torch.cuda.is_available(), cfg, revision
+    )
     examples, report = build_examples(tokenizer, cfg, revision)
     trainer, history = make_trainer(model, tokenizer, examples, cfg, out)
     ckpt_dir = out / "checkpoints"
@@ -303,6 +311,7 @@ def train(
         "task_type": cfg["task_type"],
         "preset": cfg["preset"],
         "settings": {k: v for k, v in cfg.items() if k != "preset"},
+        "revision": revision,
         "examples": len(examples),
         "data": report,
         "global_steps": trainer.state.global_step,
