@@ -245,6 +245,17 @@ def reward_category(
     return final
 
 
+def _weights_stamp(model_id: str) -> list[list[Any]] | None:
+    """Size and modification time of a local checkpoint's weight files (None for hub ids)."""
+    path = Path(model_id)
+    if not path.is_dir():
+        return None
+    files = sorted(
+        p for p in path.iterdir() if p.suffix in (".safetensors", ".bin") or p.name.endswith("config.json")
+    )
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
 def run(args: argparse.Namespace) -> None:
     if not args.data_path or not args.model_id:
         raise UserError("--data_path and --model_id are required")
@@ -263,6 +274,9 @@ def run(args: argparse.Namespace) -> None:
         return cache["m"]
 
     fingerprint = {
+        "weights": _weights_stamp(
+            args.model_id
+        ),  # a retrained checkpoint at the same path invalidates chunks
         "task_type": args.task_type,
         "model_id": str(Path(args.model_id).resolve()) if is_local(args.model_id) else args.model_id,
         "base_model": args.base_model,
