@@ -145,7 +145,9 @@ def sigkill_when() -> Callable[..., None]:
 
 
 @pytest.fixture
-def kill_and_resume(tmp_path, start_rmflow, sigkill_when, run_rmflow, one_torch_thread) -> Callable[..., tuple]:
+def kill_and_resume(
+    tmp_path, start_rmflow, sigkill_when, run_rmflow, one_torch_thread
+) -> Callable[..., tuple]:
     """``kill_and_resume(argv, category)`` for chunked stages: run ``argv`` uninterrupted in-process into
     ``ref``, and as the real command into ``out``, SIGKILLed once a chunk of ``category`` is saved and then
     restarted. Returns ``(ref, out, indexes of the chunks saved at the kill, log of the restart)``."""

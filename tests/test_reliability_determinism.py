@@ -27,7 +27,14 @@ from rmflow.synth import synthesize
 
 ROOT = Path(__file__).resolve().parents[1]
 CATS = ("law", "math")
-SYNTH = {"seed": 5, "train_questions": 1, "train_cots": 1, "test_questions": 5, "test_cots": 8, "critiques_per_cot": 1}
+SYNTH = {
+    "seed": 5,
+    "train_questions": 1,
+    "train_cots": 1,
+    "test_questions": 5,
+    "test_cots": 8,
+    "critiques_per_cot": 1,
+}
 
 
 def unit(*parts: object) -> float:
@@ -47,10 +54,14 @@ def reward_sets(test_dir: Path, root: Path) -> dict[str, Path]:
                 rewards = []
                 for cot_id, cot in zip(rec["cot_ids"], rec["cots"], strict=True):
                     if model == "dORM":
-                        rewards.append([round(unit(model, rec["q_id"], cot_id, k), 4) for k in range(len(cot))])
+                        rewards.append(
+                            [round(unit(model, rec["q_id"], cot_id, k), 4) for k in range(len(cot))]
+                        )
                     else:
                         draws = [unit(model, rec["q_id"], cot_id, s) for s in range(4)]
-                        rewards.append([math.nan if u < 0.15 else None if u > 0.95 else round(u, 3) for u in draws])
+                        rewards.append(
+                            [math.nan if u < 0.15 else None if u > 0.95 else round(u, 3) for u in draws]
+                        )
                 records.append({"q_id": rec["q_id"], "cot_ids": rec["cot_ids"], "rewards": rewards})
             (dirs[model] / f"{cat}_reward.json").write_text(json.dumps(records))
     return dirs
@@ -93,7 +104,9 @@ def test_tables_do_not_depend_on_record_order(tmp_path):
         shuffled = {m: shuffled_copy(d, tmp_path / f"t{trial}" / m, rng, inner=True) for m, d in dirs.items()}
         assert evaluate_tables(test, shuffled, tmp_path / f"t{trial}" / "out") == reference
     # the reward files really were reordered (so the equality above is not vacuous)
-    assert read_records(dirs["gORM"] / "law_reward.json") != read_records(tmp_path / "t0" / "gORM" / "law_reward.json")
+    assert read_records(dirs["gORM"] / "law_reward.json") != read_records(
+        tmp_path / "t0" / "gORM" / "law_reward.json"
+    )
 
 
 # --------------------------------------------------------------------------- the workflow twice
@@ -111,8 +124,10 @@ def workspace(dest: Path, rewards: dict[str, Path]) -> Path:
         "categories": list(CATS),
         "synth": SYNTH,
         "datasets": {"test": {"name": "synth", "source": "synth"}},
-        "reward_models": {m: {"task_type": m, "strategy": "last" if m == "dORM" else "mean", "rewards": str(d)}
-                          for m, d in rewards.items()},  # fmt: skip
+        "reward_models": {
+            m: {"task_type": m, "strategy": "last" if m == "dORM" else "mean", "rewards": str(d)}
+            for m, d in rewards.items()
+        },  # fmt: skip
         "evaluation": {"num_runs": 30, "seed": 42, "Ns": [1, 2, 4, 8]},
     }
     (dest / "reduced.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -137,7 +152,9 @@ def test_synth_and_evaluation_workflow_twice_from_scratch(tmp_path, tree_digest)
         assert proc.returncode == 0, out[-3000:]
     (first, _), (second, _) = runs
     for sub in ("data/synth", "rewards", "eval"):
-        files = {k: v for k, v in tree_digest(first / "results" / sub).items() if not k.endswith(".prov.json")}
+        files = {
+            k: v for k, v in tree_digest(first / "results" / sub).items() if not k.endswith(".prov.json")
+        }
         assert files, sub
         assert files == {k: v for k, v in tree_digest(second / "results" / sub).items() if k in files}, sub
     # the workflow's synthetic test set is the one the reward sets were built for

@@ -429,7 +429,9 @@ def test_export_stages_every_category_before_replacing_anything(world: Path, tre
         ("export", edit_json("train/math.jsonl", setitem(0, "labels", [2])), r"field 'labels'"),
     ],
 )  # fmt: skip
-def test_real_command_prints_one_line_and_no_traceback(world, stage, mutate, message, run_rmflow, tree_digest):
+def test_real_command_prints_one_line_and_no_traceback(
+    world, stage, mutate, message, run_rmflow, tree_digest
+):
     mutate(world)
     argv = {"evaluate": evaluate(), "plot": plot(), "export": export("train", "train")}[stage](world)
     plant_outputs(world / "out", stage)

@@ -39,7 +39,9 @@ def test_sigkill_during_dorm_training_then_resume(tiny_world, tmp_path, start_rm
     assert summary["resumed_from"] == f"checkpoint-{step}" and summary["global_steps"] == STEPS
     assert [h["step"] for h in summary["loss_history"]] == list(range(step + 1, STEPS + 1))
     assert summary["loss_history"] == reference["loss_history"][step:]  # the same losses as uninterrupted
-    assert (out / "adapter_model.safetensors").read_bytes() == (ref / "adapter_model.safetensors").read_bytes()
+    assert (out / "adapter_model.safetensors").read_bytes() == (
+        ref / "adapter_model.safetensors"
+    ).read_bytes()
     assert not ckpts.exists()
 
 
