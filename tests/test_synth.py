@@ -20,7 +20,7 @@ from rmflow.data import load_records, validate_records
 from rmflow.io import read_records
 from rmflow.prompts import PRM_VERDICT
 from rmflow.synth import KINDS, TEST_QID_OFFSET, make_test_records, make_train_records, synthesize
-from rmflow.synth.cots import parse_answer
+from rmflow.synth.cots import GIVE_UP, parse_answer
 from rmflow.synth.critiques import (
     CRITIQUE_PREFIX,
     generated_record,
@@ -165,6 +165,8 @@ def _first_bad_step(question: str, steps: list[str]) -> int | None:
             if OPS[op] != word or value != c:
                 return i
             continue
+        if step == GIVE_UP:
+            return i
         ans = ANSWER_STEP.search(step)
         assert ans, step
         if options.get(ans[2]) != ans[1]:

@@ -2,9 +2,10 @@
 
 A CoT follows the correct path unless, step by step, it falls into the question's misconception
 (probability ``p_systematic`` at the misconception's step) or makes a random slip (``p_random`` per
-step). Its final step names the option of its result, except that a few CoTs stop before stating an
+step). Its final step names the option of its result, except that a few CoTs give up without stating an
 answer, name an option letter beyond J, or name the wrong letter for a right value.
-Labels: +1 for every step before the first wrong step, -1 from that step on.
+Labels: +1 for every step before the first wrong step, -1 from that step on; a give-up step is wrong
+(otherwise an outcome label would call an answerless CoT correct and teach verifiers to prefer it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ P_NO_ANSWER = 0.04  # the CoT stops before stating an answer (parsed answer None
 P_OFF_ALPHABET = 0.012  # the CoT names a letter that is not an option
 P_WRONG_LETTER = 0.03  # the CoT names the wrong option for its value
 OFF_ALPHABET = "KL"
+GIVE_UP = "None of the options seems to match this, so I cannot choose an answer."
 
 _ANSWER = re.compile(r"answer is \(([A-Za-z])\)")
 _FIRST = ("First, ", "To start, ", "")
@@ -93,5 +95,8 @@ def sample_cot(problem: Problem, rng: random.Random) -> Cot:
         if letter != LETTERS[problem.options.index(path.final)]:
             wrong_from = min(wrong_from, n_comp)
         steps.append(render_answer(problem, path.final, letter))
+    else:
+        steps.append(GIVE_UP)
+        wrong_from = min(wrong_from, n_comp)
     labels = [1 if i < wrong_from else -1 for i in range(len(steps))]
     return Cot(steps, labels, parse_answer(steps), path.kind)
