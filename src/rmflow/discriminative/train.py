@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.categories import resolve_categories
+from rmflow.checkpoints import last_complete_checkpoint
 from rmflow.data import is_local, load_records, local_file
 from rmflow.discriminative import add_once
 from rmflow.discriminative.features import Example, special_ids, training_example
@@ -291,7 +292,6 @@ def train(
     """
     import torch
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -303,7 +303,7 @@ def train(
     examples, report = build_examples(tokenizer, cfg, revision)
     trainer, history = make_trainer(model, tokenizer, examples, cfg, out)
     ckpt_dir = out / "checkpoints"
-    last = get_last_checkpoint(str(ckpt_dir)) if resume and ckpt_dir.is_dir() else None
+    last = last_complete_checkpoint(ckpt_dir) if resume else None
     if last:
         log.info("resuming from %s", last)
     result = trainer.train(resume_from_checkpoint=last)
