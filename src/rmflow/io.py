@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +34,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def staged_outputs(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
+def staged_outputs(output_dir: str | os.PathLike[str], last: Sequence[str] = ()) -> Iterator[Path]:
     """A hidden staging directory inside ``output_dir`` for a multi-file output.
 
     Files written under it are moved into ``output_dir`` (each by an atomic rename) only when the block
     succeeds, so a stage failing part-way (a bad later category) leaves every earlier output as it was.
+    Files named in ``last`` (completion markers such as a summary) are moved after all others.
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=out))
     try:
         yield staging
-        for path in sorted(staging.rglob("*")):
+        for path in sorted(staging.rglob("*"), key=lambda p: (p.name in last, p)):
             if path.is_file():
                 target = out / path.relative_to(staging)
                 target.parent.mkdir(parents=True, exist_ok=True)

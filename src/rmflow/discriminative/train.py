@@ -15,7 +15,6 @@ import argparse
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,7 +26,7 @@ from rmflow.data import is_local, load_records, local_file
 from rmflow.discriminative import add_once
 from rmflow.discriminative.features import Example, special_ids, training_example
 from rmflow.errors import UserError
-from rmflow.io import write_json
+from rmflow.io import staged_outputs, write_json
 from rmflow.presets import gradient_accumulation, load_preset, parse_overrides
 
 log = logging.getLogger(__name__)
@@ -272,17 +271,6 @@ def load_backbone(
     return tokenizer, get_peft_model(model, lora)
 
 
-def _publish(tmp: Path, out: Path) -> None:
-    """Move the files of ``tmp`` into ``out``, the summary file last."""
-    names = sorted(p.name for p in tmp.iterdir())
-    names.sort(key=lambda n: n == SUMMARY_FILE)
-    for name in names:
-        target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        os.replace(tmp / name, target)
-
-
 def train(
     cfg: dict[str, Any], output_dir: str | Path, resume: bool = True, revision: str | None = None
 ) -> dict:
@@ -325,14 +313,10 @@ def train(
         "train_seconds": round(time.perf_counter() - start, 2),
     }
     if trainer.is_world_process_zero():
-        tmp = Path(tempfile.mkdtemp(prefix=".final.", dir=out))
-        try:
+        with staged_outputs(out, last=(SUMMARY_FILE,)) as tmp:
             trainer.model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             write_json(tmp / SUMMARY_FILE, summary, indent=1)
-            _publish(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: resume state no longer needed
         log.info("saved %s adapter to %s (final loss %s)", cfg["task_type"], out, summary["final_loss"])
     return summary

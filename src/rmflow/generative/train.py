@@ -24,7 +24,7 @@ from rmflow.checkpoints import last_complete_checkpoint
 from rmflow.data import load_records
 from rmflow.discriminative import add_once
 from rmflow.errors import UserError
-from rmflow.io import write_json
+from rmflow.io import staged_outputs, write_json
 from rmflow.presets import gradient_accumulation, load_preset, parse_overrides
 from rmflow.prompts import task_prompt
 
@@ -179,10 +179,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(out))
-    trainer.processing_class.save_pretrained(str(out))
     summary = _summary(args, preset, model_id, data_path, records, per_device, trainer, result, resume)
-    write_json(out / "rmflow_train.json", summary, indent=2)
+    if trainer.is_world_process_zero():  # adapter, tokenizer, then the summary as completion marker
+        with staged_outputs(out, last=("rmflow_train.json",)) as tmp:
+            trainer.model.save_pretrained(tmp)
+            trainer.processing_class.save_pretrained(tmp)
+            write_json(tmp / "rmflow_train.json", summary, indent=2)
     return summary
 
 
