@@ -9,9 +9,12 @@ import json
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the light package, also without an install
+from rmflow.errors import UserError  # noqa: E402
+from rmflow.presets import load_preset  # noqa: E402
 
 RESULTS = config["results"]
 TEST = config["datasets"]["test"]["name"]
@@ -22,7 +25,6 @@ SYNTH_DIR = f"{RESULTS}/data/synth"
 EVAL_DIR = f"{RESULTS}/eval"
 PLOT_DIR = f"{RESULTS}/plots"
 TABLES = ("best_of_n", "weighted_vote")
-PRESET_DIR = Path(workflow.basedir) / "config" / "presets"
 RESOURCE_DEFAULTS = {"gpu": 0, "cpus_per_task": 1, "mem_mb": 4000, "runtime": 60}
 #: config keys that are not stage flags (model references, nested settings)
 NOT_FLAGS = {"backbone", "model", "revision", "resources", "set", "preset", "data", "shorten"}
@@ -78,7 +80,7 @@ def local_input(source):
 def stage(rule, command):
     """Shell of a stage: run it into the rule's log, then record provenance next to every output."""
     return (
-        'export PYTHONPATH="$RMFLOW_ROOT/src${{PYTHONPATH:+:$PYTHONPATH}}"\n'
+        'export PYTHONPATH="$RMFLOW_ROOT/src${{PYTHONPATH:+:$PYTHONPATH}}" OMP_NUM_THREADS={threads}\n'
         'started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"\n'
         f"{command} > {{log}} 2>&1\n"
         f"{RMFLOW} provenance --rule={rule} --params {{params.cfg:q}} --started \"$started\" "
@@ -187,12 +189,14 @@ def train_data_dir(name):
     return dataset_dir(data)
 
 
-def preset_settings(preset):
-    """The preset's hyper-parameters (so editing a preset file reruns exactly its training jobs)."""
-    path = Path(preset) if Path(preset).is_file() else PRESET_DIR / f"{preset}.yaml"
-    if path.is_file():
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    return None  # not written yet; the train stage reports it
+def preset_settings(name):
+    """Reward model ``name``'s preset with its ``set`` overrides, checked now (so a bad value fails before any
+    job runs) and carried in params (so editing a preset file reruns exactly its training jobs)."""
+    t = model(name)["train"]
+    try:
+        return load_preset(t["preset"], t.get("set") or {})
+    except UserError as exc:
+        raise ConfigError(f"reward_models.{name}.train: {exc}") from None
 
 
 def resources(family, override=None):
@@ -237,7 +241,7 @@ def train_params(name):
         {
             "task_type": model(name)["task_type"],
             "train": {**t, "backbone": backbone_ref(t["backbone"])},
-            "preset_settings": preset_settings(t["preset"]),
+            "preset_settings": preset_settings(name),
             "category": CATEGORY,
         }
     )

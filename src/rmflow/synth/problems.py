@@ -2,7 +2,8 @@
 
 Every option value is the final result of one way of solving the question: the correct path, one
 *systematic* path (the question's common misconception, shared by many CoTs so that majority vote can
-be fooled) and eight *random* paths (a one-off slip at some step). After its first wrong step a path
+be fooled) and eight *random* paths (a one-off error at some step: at each step the first is an operator
+confusion where it yields a new option, the others digit slips). After its first wrong step a path
 keeps computing correctly from the wrong value, so the error propagates to the final answer.
 """
 
@@ -166,8 +167,13 @@ def make_problem(
         per_step: list[list[SolutionPath]] = [[] for _ in range(n_steps)]
         for i in range(N_RANDOM_PATHS):
             k = i % n_steps
+            confuse = i < n_steps  # each step's first random error path: its operator confusion
             for _ in range(_TRIES // 10):
-                path = solve(template, values, k, delta=slip(rng, correct.computations[k].c))
+                if confuse:
+                    path = solve(template, values, k, op=CONFUSED_OP[template.steps[k].op])
+                    confuse = False
+                else:
+                    path = solve(template, values, k, delta=slip(rng, correct.computations[k].c))
                 if path is not None and path.final not in used:
                     used.add(path.final)
                     per_step[k].append(path)
