@@ -15,16 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_evaluate import MODELS, _run, _size_mb, generate
-
-from rmflow.categories import CATEGORIES
+from bench_evaluate import _run, prepare, rmflow_executable
 
 
 def main() -> None:
@@ -38,18 +33,8 @@ def main() -> None:
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_analysis."))
     try:
-        if not (root / "test" / f"{CATEGORIES[-1]}.json").exists():
-            t = time.perf_counter()
-            generate(root, args.questions, args.cots)
-            print(f"generated {_size_mb(root):.0f} MB of JSON in {time.perf_counter() - t:.1f} s")
-        flags = [
-            "--data_path", str(root / "test"),
-            "--reward_dirs", *(str(root / m) for m, _ in MODELS),
-            "--model_names", *(m for m, _ in MODELS),
-            "--strategies", *(s for _, s in MODELS),
-            "--num_runs", str(args.num_runs),
-        ]  # fmt: skip
-        rmflow = shutil.which("rmflow", path=os.path.dirname(sys.executable)) or "rmflow"
+        flags = prepare(root, args.questions, args.cots, args.num_runs)
+        rmflow = rmflow_executable()
         ev_wall, ev_cpu = _run([rmflow, "evaluate", *flags, "--output_dir", str(root / "out_evaluate")])
         print(f"rmflow evaluate: wall {ev_wall:7.2f} s  cpu {ev_cpu:7.2f} s", flush=True)
         plot_wall = plot_cpu = 0.0

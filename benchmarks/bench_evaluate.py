@@ -123,6 +123,26 @@ def _breakdown(root: Path, num_runs: int) -> dict[str, float]:
     return parts
 
 
+def prepare(root: Path, questions: int, cots: int, num_runs: int) -> list[str]:
+    """Generate the input under ``root`` unless present; the evaluation flags that read it."""
+    if not (root / "test" / f"{CATEGORIES[-1]}.json").exists():
+        t = time.perf_counter()
+        generate(root, questions, cots)
+        print(f"generated {_size_mb(root):.0f} MB of JSON in {time.perf_counter() - t:.1f} s")
+    return [
+        "--data_path", str(root / "test"),
+        "--reward_dirs", *(str(root / m) for m, _ in MODELS),
+        "--model_names", *(m for m, _ in MODELS),
+        "--strategies", *(s for _, s in MODELS),
+        "--num_runs", str(num_runs),
+    ]  # fmt: skip
+
+
+def rmflow_executable() -> str:
+    """The ``rmflow`` console script next to this interpreter."""
+    return shutil.which("rmflow", path=os.path.dirname(sys.executable)) or "rmflow"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--questions", type=int, default=150, help="questions per category")
@@ -133,18 +153,8 @@ def main() -> None:
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_evaluate."))
     try:
-        if not (root / "test" / f"{CATEGORIES[-1]}.json").exists():
-            t = time.perf_counter()
-            generate(root, args.questions, args.cots)
-            print(f"generated {_size_mb(root):.0f} MB of JSON in {time.perf_counter() - t:.1f} s")
-        flags = [
-            "--data_path", str(root / "test"),
-            "--reward_dirs", *(str(root / m) for m, _ in MODELS),
-            "--model_names", *(m for m, _ in MODELS),
-            "--strategies", *(s for _, s in MODELS),
-            "--num_runs", str(args.num_runs),
-        ]  # fmt: skip
-        rmflow = shutil.which("rmflow", path=os.path.dirname(sys.executable)) or "rmflow"
+        flags = prepare(root, args.questions, args.cots, args.num_runs)
+        rmflow = rmflow_executable()
         fast_wall, fast_cpu = _run([rmflow, "evaluate", *flags, "--output_dir", str(root / "out_fast")])
         print(f"rmflow evaluate (vectorized):  wall {fast_wall:7.2f} s  cpu {fast_cpu:7.2f} s", flush=True)
         ref_wall, ref_cpu = _run(
