@@ -104,3 +104,19 @@ def test_real_run_stops_before_any_job(tmp_path, name, edit, path):
     assert not (work / "calls.log").exists()  # the stand-in rmflow logs every stage it runs: none ran
     assert not (work / "results").exists()
     assert not re.search(r"^\[.*\]\n(local)?rule ", out, re.M)  # no job was scheduled
+
+
+@pytest.mark.parametrize(
+    "name, edit, message",
+    [
+        ("set", lambda c: c["reward_models"]["dORM"]["train"]["set"].update(lora_r="abc"), "key 'lora_r'"),
+        ("preset", lambda c: c["reward_models"]["dORM"]["train"].update(preset="nope"), "preset 'nope'"),
+    ],
+)
+def test_bad_preset_fails_the_dry_run(tmp_path, name, edit, message):
+    """Preset problems surface at parse time with the reward model's key, not when the train job runs."""
+    work = make_workspace(tmp_path / "wf")
+    proc = snakemake(work, "-n", "--configfile", variant(work, name, edit), check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "reward_models.dORM.train" in out and message in out, out[-2000:]

@@ -105,7 +105,7 @@ def test_sbatch_lines(tmp_path, monkeypatch):
     assert "--gpus=h100:4" in lines["generate_critiques[task=gORM]"]
     # CPU rules: the CPU partition, the config's own sizes, no GPUs
     backbone = lines["init_backbone[backbone=tiny]"]
-    for flag in ("-A rmproj", "-p cpuq", "-t 60", "--mem 4000", "--cpus-per-task=2", "--ntasks=1"):
+    for flag in ("-A rmproj", "-p cpuq", "-t 60", "--mem 4000", "--cpus-per-task=1", "--ntasks=1"):
         assert flag in backbone, (flag, backbone)
     for name in ("synth", "evaluate", "plot[table=best_of_n]", "preprocess_critiques[task=gORM]"):
         assert "--gpus" not in lines[name] and "-p cpuq" in lines[name]

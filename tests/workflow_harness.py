@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs")
-REAL_MODULES = ("__init__.py", "errors.py", "io.py", "provenance.py")
+REAL_MODULES = ("__init__.py", "errors.py", "io.py", "presets.py", "provenance.py")
 
 FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""
 import argparse
