@@ -107,7 +107,8 @@ def record_texts(rec: dict[str, Any]) -> Iterator[str]:
 def pretrain_documents(rec: dict[str, Any], category: str) -> Iterator[tuple[str, bool]]:
     """Pre-training documents of one training record as ``(text, is_chat)``.
 
-    Step-labelled records give their discriminative text; critique records give the chat turn
+    Step-labelled records give the discriminative text of their steps before the first wrong one (the
+    language model learns correct computations; telling wrong ones apart is the verifiers' job); critique records give the chat turn
     (ORM prompt for a scalar label, PRM prompt for a list) followed by the critique. Test records
     (``cots``) are not used for pre-training.
     """
@@ -120,7 +121,11 @@ def pretrain_documents(rec: dict[str, Any], category: str) -> Iterator[tuple[str
         yield prompt(category, question, cot), True
         # the critique itself is appended by the caller through the chat template
     else:
-        yield discriminative_text(question, cot), False
+        labels = rec.get("labels")
+        if isinstance(labels, list) and -1 in labels:  # pre-train on the correct part of a solution only
+            cot = cot[: labels.index(-1)]
+        if cot:
+            yield discriminative_text(question, cot), False
 
 
 def interface_texts() -> list[str]:
