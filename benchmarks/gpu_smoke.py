@@ -207,18 +207,18 @@ def section_generative(work: Path) -> None:
 
     rewards = work / "rewards"
     t0 = time.perf_counter()
+    score = [
+        "reward",
+        "--task_type",
+        "gORM",
+        "--model_id",
+        str(ckpt),
+        "--data_path",
+        str(work / "synth" / "test"),
+    ]
+    score += ["--category", cats, "--n_samples", "4", "--max_tokens", "32"]
     rc = rmflow(
-        [
-            "reward",
-            "--task_type",
-            "gORM",
-            "--model_id",
-            str(ckpt),
-            "--data_path",
-            str(work / "synth" / "test"),
-        ]
-        + ["--output_dir", str(rewards), "--category", cats, "--backend", "transformers"]
-        + ["--n_samples", "4", "--max_tokens", "32", "--per_device_batch_size", "8"]
+        [*score, "--output_dir", str(rewards), "--backend", "transformers", "--per_device_batch_size", "8"]
     )
     assert rc == 0, f"reward exited {rc}"
     meta = json.loads((rewards / "reward_meta.json").read_text())
@@ -260,19 +260,7 @@ def section_generative(work: Path) -> None:
     else:
         out = work / "rewards_vllm"
         t0 = time.perf_counter()
-        rc = rmflow(
-            [
-                "reward",
-                "--task_type",
-                "gORM",
-                "--model_id",
-                str(ckpt),
-                "--data_path",
-                str(work / "synth" / "test"),
-            ]
-            + ["--output_dir", str(out), "--category", cats, "--backend", "vllm"]
-            + ["--n_samples", "4", "--max_tokens", "32", "--max_model_len", "2048"]
-        )
+        rc = rmflow([*score, "--output_dir", str(out), "--backend", "vllm", "--max_model_len", "2048"])
         assert rc == 0, f"vLLM reward exited {rc}"
         nan = json.loads((out / "nan_counts.json").read_text())
         print(f"[generative] vLLM (LoRA served) scoring in {time.perf_counter() - t0:.1f}s; NaN counts {nan}")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tiny import tiny_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the installed console script (``rmflow``), else the module
@@ -22,15 +23,7 @@ RMFLOW = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "rmflow.
 #: sizes of the tiny world: enough questions that a scoring run has many chunks to interrupt
 WORLD_CATEGORIES = "law,math"
 WORLD_SYNTH = dict(train_questions=20, train_cots=2, test_questions=40, test_cots=4)
-WORLD_BACKBONE = dict(
-    pretrain_steps=0,
-    vocab_size=600,
-    hidden_size=32,
-    intermediate_size=64,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-)
+WORLD_BACKBONE = tiny_backbone(pretrain_steps=0, vocab_size=600)
 
 
 def subprocess_env() -> dict[str, str]:

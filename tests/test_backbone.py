@@ -8,6 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tiny import tiny_backbone  # noqa: E402
+
 from rmflow import cli  # noqa: E402
 from rmflow.backbone import (  # noqa: E402
     KEY_STRINGS,
@@ -21,18 +23,7 @@ from rmflow.errors import UserError  # noqa: E402
 from rmflow.prompts import discriminative_text, generation_prompt, orm_prompt  # noqa: E402
 
 pytestmark = pytest.mark.slow
-SIZES = dict(
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=64,
-    vocab_size=512,
-    pretrain_steps=12,
-    pretrain_batch_size=4,
-    pretrain_seq_len=64,
-    pretrain_lr=1e-2,
-)
+SIZES = tiny_backbone(pretrain_steps=12, pretrain_lr=1e-2)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,6 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tiny import tiny_backbone  # noqa: E402
+
 from rmflow import cli  # noqa: E402
 from rmflow.backbone import build_backbone, write_mini_corpus  # noqa: E402
 from rmflow.data import validate_records  # noqa: E402
@@ -27,17 +29,7 @@ from rmflow.discriminative.heads import (  # noqa: E402
 from rmflow.io import read_records  # noqa: E402
 
 pytestmark = pytest.mark.slow
-SIZES = dict(
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=64,
-    vocab_size=512,
-    pretrain_steps=8,
-    pretrain_batch_size=4,
-    pretrain_seq_len=64,
-)
+SIZES = tiny_backbone(pretrain_steps=8)
 
 
 @pytest.fixture(scope="module", autouse=True)

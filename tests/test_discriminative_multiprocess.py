@@ -16,21 +16,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tiny import tiny_backbone  # noqa: E402
+
 from rmflow.backbone import build_backbone, write_mini_corpus  # noqa: E402
 from rmflow.discriminative import reward as reward_mod  # noqa: E402
 
 pytestmark = pytest.mark.slow
-SIZES = dict(
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=64,
-    vocab_size=512,
-    pretrain_steps=4,
-    pretrain_batch_size=4,
-    pretrain_seq_len=64,
-)
+SIZES = tiny_backbone(pretrain_steps=4)
 
 
 def test_two_processes_write_the_same_bytes_as_one(tmp_path):

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+from tiny import tiny_backbone
 
 from rmflow.chat_template import ASSISTANT, BOS, EOS, KEEP_REASONING_TEMPLATE, USER
 from rmflow.cli import main
@@ -30,14 +31,7 @@ def world(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("gen")
     synthesize(root / "synth", category=CATS, train_questions=2, train_cots=2, test_questions=2, test_cots=2)
     build_backbone(
-        root / "backbone",
-        root / "synth",
-        pretrain_steps=0,
-        vocab_size=600,
-        hidden_size=32,
-        intermediate_size=64,
-        num_heads=2,
-        num_kv_heads=1,
+        root / "backbone", root / "synth", **tiny_backbone(pretrain_steps=0, vocab_size=600, num_layers=2)
     )
     return root
 
