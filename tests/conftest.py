@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tiny import tiny_backbone
+from tiny import tiny_backbone, torch_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the installed console script (``rmflow``), else the module
@@ -86,11 +86,9 @@ def tiny_world(tmp_path_factory) -> Path:
 @pytest.fixture
 def one_torch_thread():
     """Tiny models run fastest (and like the one-thread subprocesses) on one thread."""
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    pytest.importorskip("torch")
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

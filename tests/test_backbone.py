@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tiny import tiny_backbone  # noqa: E402
+from tiny import one_thread, tiny_backbone  # noqa: E402, F401
 
 from rmflow import cli  # noqa: E402
 from rmflow.backbone import (  # noqa: E402
@@ -24,14 +24,6 @@ from rmflow.prompts import discriminative_text, generation_prompt, orm_prompt  #
 
 pytestmark = pytest.mark.slow
 SIZES = tiny_backbone(pretrain_steps=12, pretrain_lr=1e-2)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

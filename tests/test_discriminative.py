@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tiny import tiny_backbone  # noqa: E402
+from tiny import one_thread, tiny_backbone  # noqa: E402, F401
 
 from rmflow import cli  # noqa: E402
 from rmflow.backbone import build_backbone, write_mini_corpus  # noqa: E402
@@ -30,15 +30,6 @@ from rmflow.io import read_records  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SIZES = tiny_backbone(pretrain_steps=8)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded, especially on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,10 @@
 """Sizes of the throw-away backbones the tests build (``rmflow.backbone.build_backbone`` keywords)."""
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 TINY_BACKBONE: dict[str, Any] = dict(
     hidden_size=32,
@@ -17,3 +21,23 @@ TINY_BACKBONE: dict[str, Any] = dict(
 def tiny_backbone(**overrides: Any) -> dict[str, Any]:
     """The tiny sizes with ``overrides`` applied."""
     return {**TINY_BACKBONE, **overrides}
+
+
+@contextlib.contextmanager
+def torch_threads(n: int = 1) -> Iterator[None]:
+    """Run the block with ``n`` torch threads (tiny models run fastest single-threaded on shared cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Import into a test module to run all of it, module fixtures included, on one torch thread."""
+    with torch_threads(1):
+        yield
