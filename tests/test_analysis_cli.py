@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rmflow.analysis import figures
 from rmflow.analysis.inputs import step_labels
 from rmflow.analysis.length import bucket_cuts, bucket_of
 from rmflow.analysis.metrics import NO_ERROR, UNLABELLED
@@ -120,8 +121,26 @@ def test_outputs_and_figures(analyzed: Path) -> None:
         "replicas",
     ]
     for name in [*names, "length_dPRM-a", "length_gORM-o"]:
-        for ext in ("pdf", "png"):
-            assert (out / "plots" / f"{name}.{ext}").stat().st_size > 5000, (name, ext)
+        pdf, png = (out / "plots" / f"{name}.{ext}" for ext in ("pdf", "png"))
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000, name
+        # ASCII labels: the text is in the standard (not embedded) Helvetica
+        assert pdf.read_bytes()[:5] == b"%PDF-" and b"/Helvetica" in pdf.read_bytes(), name
+        assert pdf.stat().st_size > 1000, name
+    assert summary["figures"] == [str(out / "plots" / f"{n}.{e}") for n in names for e in ("pdf", "png")] + [
+        str(out / "plots" / f"length_{m}.{e}") for m in ("dPRM-a", "gORM-o") for e in ("pdf", "png")
+    ]
+
+
+def test_pdf_text_outside_cp1252_embeds_the_font(tmp_path: Path) -> None:
+    rows = [["t", "gORM-β", "mean", "all", b, b / 2, (b + 1) / 2, 10, 0.1 + b / 2, 0.5] for b in (0, 1)]
+    ascii_rows = [[r[0], "gORM-b", *r[2:]] for r in rows]
+    (tmp_path / "b").mkdir()
+    (pdf, _), (plain, _) = (
+        figures.reliability_figure(d, r, {r[0][1]: "mean"})
+        for d, r in ((tmp_path, rows), (tmp_path / "b", ascii_rows))
+    )
+    assert b"DejaVu" in pdf.read_bytes() and b"/Helvetica" not in pdf.read_bytes()
+    assert b"/Helvetica" in plain.read_bytes() and b"DejaVu" not in plain.read_bytes()
 
 
 def test_means_match_the_seed_tables(analyzed: Path) -> None:

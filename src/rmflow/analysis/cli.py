@@ -26,10 +26,10 @@ from typing import Any
 from tqdm import tqdm
 
 from rmflow.analysis import figures
-from rmflow.analysis.inputs import ScoreSet, load_analysis_category, score_sets
+from rmflow.analysis.inputs import AnalysisCategory, ScoreSet, load_analysis_category, score_sets
 from rmflow.analysis.length import LENGTH_HEADER, length_rows
 from rmflow.analysis.replicas import REPLICA_HEADER, replica_rows
-from rmflow.analysis.selection import MACRO_GROUPS, groups, select, series_list
+from rmflow.analysis.selection import MACRO_GROUPS, CategorySelection, groups, select, series_list
 from rmflow.analysis.settings import AnalysisSettings, analysis_settings
 from rmflow.analysis.settings import add_arguments as add_arguments
 from rmflow.analysis.tables import (
@@ -117,17 +117,23 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
     strategies = {m.name: m.strategy for m in ev.models}
     own = [x for x in sets if x.replica == 0 and x.strategy == strategies[x.model]]
     series = series_list(ev.Ns, sets)
-    cats, selections, resamples = {}, {}, {}
+    cats: dict[str, AnalysisCategory] = {}
+    selections: dict[str, CategorySelection] = {}
+    resamples: dict[str, CategoryResamples] = {}
     for category in tqdm(ev.categories, desc="analyze", unit="category", leave=False):
         cat = load_analysis_category(
             ev.data_path, category, ev.models, s.replicas, sets, s.step_labels, s.error_threshold
         )
         timer.lap("load")
-        sel = select(cat, series, ev.Ns, ev.num_runs, ev.seed, {x.key for x in own})
+        cats[category] = cat
+        selections[category] = select(cat, series, ev.Ns, ev.num_runs, ev.seed, {x.key for x in own})
         timer.lap("selection")
+    # the resampling matrix products run back to back, right before the uncertainty tables: BLAS
+    # worker threads keep spinning for a while after each product, which between categories would
+    # burn a CPU during the next category's loading
+    for category, sel in selections.items():
         resamples[category] = CategoryResamples.draw(sel.p, category, ev.seed, s.bootstrap, s.bootstrap)
-        timer.lap("bootstrap")
-        cats[category], selections[category] = cat, sel
+    timer.lap("bootstrap")
     grouping = groups(ev.categories)
     name = s.test_name
     tables: dict[str, tuple[list[str], list[list[object]]]] = {

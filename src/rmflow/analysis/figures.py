@@ -8,11 +8,15 @@ across figures (dORM, dPRM, gORM, gPRM by name prefix; MV black; oracles grey).
 
 from __future__ import annotations
 
+import gc
+import io
+import logging
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +52,50 @@ def workers(tasks: int) -> int:
     return max(1, min(tasks, cpus, 8))
 
 
-def render(tasks: Sequence[tuple[Callable[..., list[Path]], tuple[Any, ...]]]) -> list[Path]:
+Task = tuple[Callable[..., list[Path]], tuple[Any, ...]]
+_TASKS: Sequence[Task] = ()  # the tasks of the running render(), inherited by its forked workers
+
+
+def _run_task(index: int) -> list[Path]:
+    fn, args = _TASKS[index]
+    return fn(*args)
+
+
+def render(tasks: Sequence[Task]) -> list[Path]:
     """Call every ``(figure function, args)``; in forked worker processes when there are CPUs to spare.
 
     Figures are independent and each is written atomically, so the order of completion does not matter;
-    the paths come back in task order.
+    the paths come back in task order. The workers inherit the tasks (nothing is pickled but an index),
+    matplotlib with its fonts loaded, and a frozen garbage collector generation holding the parent's
+    objects, so that their collections do not touch (and copy) the parent's memory.
     """
+    global _TASKS
     n = workers(len(tasks))
     if n == 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [path for fn, args in tasks for path in fn(*args)]
-    _pyplot()  # imported once here, inherited by the forked workers
-    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(fn, *args) for fn, args in tasks]
-        return [path for future in futures for path in future.result()]
+    _warm_up()
+    _TASKS = tasks
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_run_task, i) for i in range(len(tasks))]
+            return [path for future in futures for path in future.result()]
+    finally:
+        gc.unfreeze()
+        _TASKS = ()
+
+
+def _warm_up() -> None:
+    """Import pyplot and load the fonts and text caches of both formats once, before forking."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.set_title("Warm-up: 0.5 (%)", fontsize=10)
+    ax.set_xlabel("N (CoTs per question)")
+    ax.plot([1, 2], [0, 1], label="x")
+    ax.legend(fontsize=7)
+    for ext in ("pdf", "png"):
+        fig.savefig(io.BytesIO(), format=ext, dpi=100)
+    plt.close(fig)
 
 
 def _pyplot():
@@ -88,14 +123,40 @@ def model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
 
 def save(fig: Any, plot_dir: Path, name: str) -> list[Path]:
     """Write ``name.pdf`` and ``name.png`` atomically (no timestamps in the files)."""
-    paths = []
-    for ext, meta in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
-        path = Path(plot_dir) / f"{name}.{ext}"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=100, metadata=meta)
-        paths.append(path)
-    _pyplot().close(fig)
-    return paths
+    plt = _pyplot()
+    pdf, png = Path(plot_dir) / f"{name}.pdf", Path(plot_dir) / f"{name}.png"
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    with atomic_path(pdf) as tmp, plt.rc_context(_pdf_style(fig)), _quiet_font_lookup():
+        fig.savefig(tmp, format="pdf", dpi=100, metadata={"CreationDate": None})
+    plt.close(fig)
+    return [pdf, png]
+
+
+def _pdf_style(fig: Any) -> dict[str, Any]:
+    """The PDF's text in the standard Helvetica (not embedded: a third cheaper to write, a third the
+    size), when every text of the figure, as just drawn, has its cp1252 encoding; else the embedded
+    font of the PNG."""
+    from matplotlib.text import Text
+
+    try:
+        for text in fig.findobj(Text):
+            text.get_text().replace("\u2212", "-").encode("cp1252")  # minus: ASCII in the PDF
+    except UnicodeEncodeError:
+        return {}
+    return {"pdf.use14corefonts": True, "axes.unicode_minus": False}
+
+
+@contextmanager
+def _quiet_font_lookup() -> Iterator[None]:
+    """Without the font manager's warning that Helvetica's regular weight is named "medium"."""
+    logger = logging.getLogger("matplotlib.font_manager")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _log2_axis(ax: Any, Ns: Sequence[int]) -> None:
@@ -105,6 +166,38 @@ def _log2_axis(ax: Any, Ns: Sequence[int]) -> None:
     ax.minorticks_off()
     ax.set_xlabel("N (CoTs per question)")
     ax.grid(alpha=0.3)
+
+
+def _title(ax: Any, text: str, fontsize: float | None = None) -> None:
+    """An axes title at a fixed height (no search for tick labels above the axes at every draw)."""
+    ax.set_title(text, fontsize=fontsize, y=1.0)
+
+
+def _text_width(texts: Sequence[str], fontsize: float) -> float:
+    """Rough width (inches) of the longest line of ``texts`` (0.55 em per character)."""
+    longest = max((len(line) for t in texts for line in t.split("\n")), default=0)
+    return 0.55 * fontsize / 72 * longest
+
+
+def _legend_width(labels: Sequence[str], fontsize: float) -> float:
+    """Rough width (inches) of a legend with these labels (handles and padding included)."""
+    return _text_width(labels, fontsize) + 4.5 * fontsize / 72
+
+
+def _layout(
+    fig: Any, *, left: float = 0.75, right: float = 0.2, bottom: float = 0.6, top: float = 0.35,
+    wgap: float = 0.3, hgap: float = 0.8,
+) -> None:  # fmt: skip
+    """Fixed margins and gaps between axes, in inches. A tight layout measures every artist, which
+    costs about one more full draw per figure; the texts here are few and of known size."""
+    width, height = fig.get_size_inches()
+    nrows, ncols = fig.axes[0].get_subplotspec().get_gridspec().get_geometry()
+    axes_width = (width - left - right - (ncols - 1) * wgap) / ncols
+    axes_height = (height - bottom - top - (nrows - 1) * hgap) / nrows
+    fig.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+        wspace=wgap / axes_width, hspace=hgap / axes_height,
+    )  # fmt: skip
 
 
 def _message(plot_dir: Path, name: str, title: str, text: str) -> list[Path]:
@@ -160,6 +253,11 @@ def _accuracy_panel(
     _log2_axis(ax, Ns)
 
 
+def _accuracy_labels(strategies: Mapping[str, str]) -> list[str]:
+    """Legend labels of :func:`_accuracy_panel`."""
+    return [MV, "Pass@N (oracle)", "pass@k (unbiased)", *(f"{m} ({s})" for m, s in strategies.items())]
+
+
 def uncertainty_figure(
     plot_dir: Path, rows: Sequence[Row], Ns: Sequence[int], strategies: Mapping[str, str]
 ) -> list[Path]:
@@ -169,10 +267,10 @@ def uncertainty_figure(
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
         _accuracy_panel(ax, acc, Ns, selection, "all", strategies, styles)
-        ax.set_title(f"{SELECTION_TITLE[selection]} — macro average, 95% bootstrap CI")
+        _title(ax, f"{SELECTION_TITLE[selection]} — macro average, 95% bootstrap CI")
     axes[0].set_ylabel("Task accuracy (%)")
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    _layout(fig, right=_legend_width(_accuracy_labels(strategies), 8) + 0.25, top=0.4)
     return save(fig, plot_dir, "uncertainty")
 
 
@@ -191,10 +289,10 @@ def groups_figure(
         for j, group in enumerate(groups):
             ax = axes[i, j]
             _accuracy_panel(ax, acc, Ns, selection, group, strategies, styles)
-            ax.set_title(f"{SELECTION_TITLE[selection]}: {GROUP_TITLE.get(group, group)}", fontsize=10)
+            _title(ax, f"{SELECTION_TITLE[selection]}: {GROUP_TITLE.get(group, group)}", fontsize=10)
         axes[i, 0].set_ylabel("Task accuracy (%)")
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    _layout(fig, right=_legend_width(_accuracy_labels(strategies), 7) + 0.2, wgap=0.55, hgap=0.85)
     return save(fig, plot_dir, "groups")
 
 
@@ -222,11 +320,11 @@ def aggregations_figure(
                     lw=2.2 if own else 1.1, alpha=1 if own else 0.75, label=f"{agg}{' (own)' if own else ''}",
                 )  # fmt: skip
             _log2_axis(ax, Ns)
-            ax.set_title(f"{model}: {SELECTION_TITLE[selection]}", fontsize=10)
+            _title(ax, f"{model}: {SELECTION_TITLE[selection]}", fontsize=10)
             if i == 0:  # the same legend holds for the row below
                 ax.legend(fontsize=7, loc="lower right")
         axes[i, 0].set_ylabel("Task accuracy (%)")
-    fig.tight_layout()
+    _layout(fig, hgap=0.85)
     return save(fig, plot_dir, "aggregations")
 
 
@@ -258,10 +356,10 @@ def comparisons_figure(plot_dir: Path, rows: Sequence[Row], n: int) -> list[Path
         ax.set_yticks(y)
         ax.set_yticklabels([f"{r[4]} vs {r[5]}" for r in part], fontsize=8)
         ax.set_xlabel("Accuracy difference (percentage points)")
-        ax.set_title(f"{SELECTION_TITLE[selection]}, N={n}, all domains", fontsize=10)
+        _title(ax, f"{SELECTION_TITLE[selection]}, N={n}, all domains", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.margins(x=0.2)
-    fig.tight_layout()
+    _layout(fig, left=_text_width([f"{r[4]} vs {r[5]}" for r in picked], 8) + 0.25, right=0.3, top=0.3)
     return save(fig, plot_dir, "comparisons")
 
 
@@ -294,15 +392,17 @@ def auroc_figure(
                 fontsize=7,
                 color="white" if v < (low + 1) / 2 else "black",
             )
+    names = [GROUP_TITLE.get(c, c.replace("_", " ")) for c in columns]
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels(
-        [GROUP_TITLE.get(c, c.replace("_", " ")) for c in columns], rotation=45, ha="right", fontsize=8
-    )
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(models)))
-    ax.set_yticklabels([f"{m} ({strategies[m]})" for m in models], fontsize=8)
-    ax.set_title("AUROC of the CoT score for final-answer correctness", fontsize=10)
+    labels = [f"{m} ({strategies[m]})" for m in models]
+    ax.set_yticklabels(labels, fontsize=8)
+    _title(ax, "AUROC of the CoT score for final-answer correctness", fontsize=10)
+    _layout(
+        fig, left=_text_width(labels, 8) + 0.2, right=0.15, top=0.3, bottom=0.71 * _text_width(names, 8) + 0.3
+    )
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
-    fig.tight_layout()
     return save(fig, plot_dir, "auroc")
 
 
@@ -342,7 +442,7 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
         ax.plot(mean, acc, "k.", ms=4, label="(bin mean score, accuracy)")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{m} ({strategies[m]}): ECE {ece:.3f}", fontsize=10)
+        _title(ax, f"{m} ({strategies[m]}): ECE {ece:.3f}", fontsize=10)
         axes[1, j].bar(
             lower, count / count.sum(), width=width, align="edge", color="grey", edgecolor="black", lw=0.5
         )
@@ -351,7 +451,7 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
     axes[0, 0].set_ylabel("Fraction of CoTs correct")
     axes[1, 0].set_ylabel("Share of CoTs")
     axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    _layout(fig, wgap=0.6, hgap=0.35, bottom=0.55)
     return save(fig, plot_dir, "reliability")
 
 
@@ -378,10 +478,14 @@ def process_figure(plot_dir: Path, rows: Sequence[Row], columns: Sequence[str], 
         )
         ax.set_ylim(0, 1)
         ax.set_ylabel("fraction")
-        ax.set_title(f"{m}: first erroneous step (P(+) < {rows[0][3]})", fontsize=10)
+        _title(ax, f"{m}: first erroneous step (P(+) < {rows[0][3]})", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    below = 0.71 * _text_width([GROUP_TITLE.get(c, c.replace("_", " ")) for c in columns], 8) + 0.2
+    _layout(
+        fig, left=0.7, right=_legend_width(["acc. erroneous"], 7) + 0.15, top=0.3, bottom=below,
+        hgap=below + 0.35,
+    )  # fmt: skip
     return save(fig, plot_dir, "process")
 
 
@@ -410,11 +514,12 @@ def replicas_figure(
                 pts = [(r[2] * jitter, r[8]) for r in part if r[5] != ""]
                 ax.scatter(*zip(*pts, strict=True), color=color, s=8, alpha=0.7)
         _log2_axis(ax, Ns)
-        ax.set_title(f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
+        _title(ax, f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
     axes[0].set_ylabel("Task accuracy (%)")
     if models:
         axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    labels = [f"{m} (00 replicas)" for m in models]
+    _layout(fig, right=_legend_width(labels, 8) + 0.25 if models else 0.2, top=0.3)
     return save(fig, plot_dir, "replicas")
 
 
@@ -442,14 +547,14 @@ def length_figure(
         label="all CoTs (no selection)",
     )
     axes[0].set_ylabel("Accuracy of the selected CoT (%)")
-    axes[0].set_title(f"{model}: best-of-N accuracy by length", fontsize=10)
+    _title(axes[0], f"{model}: best-of-N accuracy by length", fontsize=10)
     axes[0].legend(fontsize=7)
     aucs = [stat[b, "", "auroc"] for b in buckets]
     axes[1].bar(x, aucs, color="#1f77b4", alpha=0.8)
     axes[1].axhline(0.5, color="black", ls=":", lw=0.8)
     axes[1].set_ylim(0, 1)
     axes[1].set_ylabel("AUROC")
-    axes[1].set_title(f"{model}: AUROC by length", fontsize=10)
+    _title(axes[1], f"{model}: AUROC by length", fontsize=10)
     total = sum(stat[b, "", "cots"] for b in buckets)
     axes[2].bar(
         x - 0.2,
@@ -467,12 +572,12 @@ def length_figure(
         label=f"best-of-{n_max} choices",
     )
     axes[2].set_ylabel("Share (%)")
-    axes[2].set_title(f"{model}: which lengths get selected", fontsize=10)
+    _title(axes[2], f"{model}: which lengths get selected", fontsize=10)
     axes[2].legend(fontsize=7)
     for ax in axes:
         ax.set_xticks(x)
-        ax.set_xticklabels(names)
+        ax.set_xticklabels(names, fontsize=8)
         ax.set_xlabel("Steps in the CoT")
         ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    _layout(fig, bottom=0.8, top=0.3, wgap=0.8)
     return save(fig, plot_dir, name)

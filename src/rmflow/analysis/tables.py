@@ -23,6 +23,7 @@ import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,14 @@ COMPARISON_HEADER = [
 ]  # fmt: skip
 
 
-def _cell(value: object) -> str:
+def _cell(value: Any) -> str:
+    kind = type(value)  # exact-type checks first: the tables hold about a million cells
+    if kind is str:
+        return value
+    if kind is float or kind is np.float64:
+        return "" if value != value else format_value(value)  # NaN != NaN
+    if kind is int:
+        return str(value)
     if isinstance(value, (float, np.floating)):
         return "" if math.isnan(value) else format_value(float(value))
     if isinstance(value, np.integer):

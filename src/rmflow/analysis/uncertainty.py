@@ -67,6 +67,12 @@ def permutation_p(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
     return (1 + hits) / (1 + null.shape[0])
 
 
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` in numpy's own loops, not BLAS: the same sums on every machine, whatever its thread
+    count, and no BLAS worker threads left spinning on the other CPUs after each product."""
+    return np.einsum("ij,jk->ik", a, b)
+
+
 @dataclass
 class CategoryResamples:
     """One category's question-level draws and the replicates they give for M series.
@@ -84,7 +90,9 @@ class CategoryResamples:
         q = p.shape[0]
         counts = bootstrap_counts(category_rng(seed, category, _BOOT), q, n_boot)
         return cls(
-            p=p, boot=100 * (counts @ p) / q, signs=sign_flips(category_rng(seed, category, _PERM), q, n_perm)
+            p=p,
+            boot=100 * _product(counts, p) / q,
+            signs=sign_flips(category_rng(seed, category, _PERM), q, n_perm),
         )
 
     @property
@@ -96,7 +104,7 @@ class CategoryResamples:
         """Observed differences (K,) of series ``a`` minus ``b`` and their sign-flip null (P, K), in %."""
         d = self.p[:, a] - self.p[:, b]
         q = d.shape[0]
-        return 100 * d.mean(axis=0), 100 * (self.signs @ d) / q
+        return 100 * d.mean(axis=0), 100 * _product(self.signs, d) / q
 
 
 @dataclass(frozen=True)

@@ -61,16 +61,20 @@ def verifier_tables(
     names = list(cats)
     sizes = [len(cat.correct) for cat in cats.values()]
     correct_all = np.concatenate([cat.correct for cat in cats.values()])
-    category_of = np.repeat(np.arange(len(names)), sizes)
+    category_of = np.repeat(np.arange(len(names), dtype=np.int16), sizes)
+    bounds = np.cumsum([0, *sizes])
     for s in sets:
         scores = np.concatenate([cat.data.scores[s.key] for cat in cats.values()])
         order = np.argsort(scores)  # one sort per score set serves every subset
         ordered, labels, members = scores[order], correct_all[order], category_of[order]
+        # the same order grouped by category (a stable radix sort of small ints): one slice each
+        by_category = np.argsort(members, kind="stable")
+        grouped, grouped_labels = ordered[by_category], labels[by_category]
         per_cat = {}
         for i, (c, cat) in enumerate(cats.items()):
-            mine = members == i
+            mine = slice(bounds[i], bounds[i + 1])
             per_cat[c] = (
-                auroc_sorted(ordered[mine], labels[mine]),
+                auroc_sorted(grouped[mine], grouped_labels[mine]),
                 _reliability(cat.data.scores[s.key], cat.correct, bins),
             )
         for group, group_names in grouping.items():
