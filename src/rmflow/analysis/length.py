@@ -59,9 +59,12 @@ def length_rows(
     steps = np.concatenate([c.n_steps for c in cats.values()])
     correct = np.concatenate([c.correct for c in cats.values()])
     cuts = bucket_cuts(steps, buckets)
-    bucket = bucket_of(steps, cuts)
+    bucket_of_steps = bucket_of(np.arange(int(steps.max(initial=0)) + 1), cuts)  # a lookup table
+    bucket = bucket_of_steps[steps]
     n_buckets = len(cuts) + 1
-    ranges = [(int(steps[bucket == b].min()), int(steps[bucket == b].max())) for b in range(n_buckets)]
+    members = [np.flatnonzero(bucket == b) for b in range(n_buckets)]
+    ranges = [(int(steps[m].min()), int(steps[m].max())) for m in members]
+    cot_rows = [(len(m), 100 * float(correct[m].mean())) for m in members]  # buckets are never empty
     rows: list[list[object]] = []
     for s in sets:
         scores = np.concatenate([c.data.scores[s.key] for c in cats.values()])
@@ -69,19 +72,19 @@ def length_rows(
         def emit(b: int, n: object, stat: str, value: float, s: ScoreSet = s) -> None:
             rows.append([test_set, s.model, s.strategy, b, *ranges[b], n, stat, value])
 
-        for b in range(n_buckets):
-            inside = bucket == b
-            emit(b, "", "cots", int(inside.sum()))
-            emit(b, "", "cot_accuracy", 100 * float(correct[inside].mean()))
-            emit(b, "", "auroc", auroc(scores[inside], correct[inside]))
+        for b, m in enumerate(members):
+            emit(b, "", "cots", cot_rows[b][0])
+            emit(b, "", "cot_accuracy", cot_rows[b][1])
+            emit(b, "", "auroc", auroc(scores[m], correct[m]))
         for n in Ns:
             chosen = np.concatenate([selections[c].chosen_steps[n, s.key].ravel() for c in cats])
             right = np.concatenate([selections[c].chosen_correct[n, s.key].ravel() for c in cats])
-            chosen_bucket = bucket_of(chosen, cuts)
+            chosen_bucket = bucket_of_steps[chosen]
+            counts = np.bincount(chosen_bucket, minlength=n_buckets)
+            hits = np.bincount(chosen_bucket, weights=right, minlength=n_buckets)  # exact sums of 0/1
             for b in range(n_buckets):
-                inside = chosen_bucket == b
-                k = int(inside.sum())
+                k = int(counts[b])
                 emit(b, n, "selected", k)
                 emit(b, n, "selected_share", 100 * k / len(chosen))
-                emit(b, n, "accuracy", 100 * float(right[inside].mean()) if k else float("nan"))
+                emit(b, n, "accuracy", 100 * float(hits[b] / k) if k else float("nan"))
     return rows

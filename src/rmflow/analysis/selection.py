@@ -14,14 +14,15 @@ macro averages over the group's categories, as the seed's ``Overall``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rmflow.analysis.inputs import AnalysisCategory, ScoreSet
 from rmflow.analysis.metrics import pass_at_k
 from rmflow.categories import CATEGORIES
-from rmflow.evaluation.report import MV, PASS
+from rmflow.evaluation.inputs import CategoryData
+from rmflow.evaluation.report import MV, PASS, Key
 from rmflow.evaluation.vote import correctness, permutations
 
 MATH_ADJACENT = ("math", "physics", "chemistry", "engineering", "computer_science")
@@ -80,6 +81,24 @@ class CategorySelection:
     chosen_correct: dict[tuple[int, str], np.ndarray]  # (N, set key) -> (Q, R) bool
 
 
+def single_cot_correctness(
+    data: CategoryData,
+    perms: np.ndarray,
+    choice_keys: set[str],
+    chosen: dict[tuple[int, str], np.ndarray],
+) -> dict[Key, np.ndarray]:
+    """:func:`~rmflow.evaluation.vote.correctness` at N = 1, where every selection rule returns the one
+    sampled CoT: a score set's best-of-N and weighted vote are MV's. The evaluator runs for the sets
+    whose choices are kept (``choice_keys``) and for any set with a NaN score (a NaN weight wins no
+    vote); the others take MV's cells instead of a vote each."""
+    run = {k: v for k, v in data.scores.items() if k in choice_keys or np.isnan(v).any()}
+    cells = correctness(replace(data, scores=run), [1], perms, chosen=chosen)
+    for key in data.scores.keys() - run.keys():
+        for selection in SELECTIONS:
+            cells[selection, 1, key] = cells[selection, 1, MV]
+    return cells
+
+
 def select(
     cat: AnalysisCategory,
     series: Sequence[Series],
@@ -92,7 +111,11 @@ def select(
     choices are kept for the length analysis)."""
     data = cat.data
     chosen: dict[tuple[int, str], np.ndarray] = {}
-    cells = correctness(data, Ns, permutations(data, Ns, num_runs, seed), chosen=chosen)
+    perms = permutations(data, Ns, num_runs, seed)
+    larger = [n for n in Ns if n > 1]
+    cells = correctness(data, larger, perms, chosen=chosen) if larger else {}
+    if 1 in Ns:
+        cells |= single_cot_correctness(data, perms, choice_keys, chosen)
     n_correct = np.add.reduceat(cat.correct.astype(np.int64), cat.starts)
     num_q = len(data.q_ids)
     runs = np.empty((num_runs, len(series)))
