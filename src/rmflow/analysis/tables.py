@@ -83,18 +83,23 @@ def accuracy_rows(
     for group, names in grouping.items():
         runs = group_runs(selections, names)
         macro = runs.mean(axis=0)  # (R, M)
+        # one contiguous row per series, so that each statistic reduces a row exactly as numpy
+        # reduces the series' own 1-D array (same pairwise sums): the seed's pooling order is
+        # category-major
+        pooled = np.ascontiguousarray(runs.transpose(2, 0, 1)).reshape(runs.shape[2], -1)
+        per_run = np.ascontiguousarray(macro.T)
+        mean, pooled_std, run_std = pooled.mean(axis=1), pooled.std(axis=1), per_run.std(axis=1)
         ci = group_intervals([resamples[c] for c in names])
         for j in primary:
             s = series[j]
             head = [test_set, s.n, s.selection, s.method, s.aggregation, group]
-            pooled = runs[:, :, j].ravel()  # the seed's pooling order: category-major
-            stats = {"mean": np.mean(pooled)}
+            stats = {"mean": mean[j]}
             if s.selection != UNBIASED:
-                stats |= {"run_std": np.std(macro[:, j]), "seed_pooled_std": np.std(pooled)}
+                stats |= {"run_std": run_std[j], "seed_pooled_std": pooled_std[j]}
             stats |= {"ci95_low": ci.low[j], "ci95_high": ci.high[j]}
             rows.extend([*head, k, "", v] for k, v in stats.items())
             if group in MACRO_GROUPS and s.selection != UNBIASED:
-                rows.extend([*head, "accuracy", r, v] for r, v in enumerate(macro[:, j]))
+                rows.extend([*head, "accuracy", r, v] for r, v in enumerate(per_run[j].tolist()))
     return rows
 
 
@@ -132,9 +137,10 @@ def comparison_rows(
     a = np.array([columns[sel, n, ma] for sel, n, ma, _ in pairs])
     b = np.array([columns[sel, n, mb] for sel, n, _, mb in pairs])
     rows: list[list[object]] = []
+    paired = {c: r.paired(a, b) for c, r in resamples.items()}  # once per category, not per group
     for group, names in grouping.items():
         parts = [resamples[c] for c in names]
-        cmp = paired_comparison(parts, a, b)
+        cmp = paired_comparison(parts, a, b, paired=[paired[c] for c in names])
         questions = sum(p.p.shape[0] for p in parts)
         for k, (sel, n, ma, mb) in enumerate(pairs):
             rows.append(

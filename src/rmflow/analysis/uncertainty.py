@@ -106,6 +106,10 @@ class CategoryResamples:
         q = d.shape[0]
         return 100 * d.mean(axis=0), 100 * _product(self.signs, d) / q
 
+    def paired(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`paired_null` and the bootstrap replicates of the differences (B, K)."""
+        return *self.paired_null(a, b), self.boot[:, a] - self.boot[:, b]
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -134,11 +138,19 @@ class Comparison:
 
 
 def paired_comparison(
-    parts: Sequence[CategoryResamples], a: np.ndarray, b: np.ndarray, level: float = CI_LEVEL
+    parts: Sequence[CategoryResamples],
+    a: np.ndarray,
+    b: np.ndarray,
+    level: float = CI_LEVEL,
+    paired: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> Comparison:
-    """Macro difference of series ``a`` minus ``b`` over ``parts``: CI and sign-flip p-value."""
-    observed, null = zip(*(c.paired_null(a, b) for c in parts), strict=True)
+    """Macro difference of series ``a`` minus ``b`` over ``parts``: CI and sign-flip p-value.
+
+    ``paired``: each part's :meth:`~CategoryResamples.paired` of ``a`` and ``b`` when already at hand
+    (a category takes part in several groups).
+    """
+    observed, null, boot_diff = zip(*(paired or [c.paired(a, b) for c in parts]), strict=True)
     diff = np.mean(observed, axis=0)
-    boot = np.mean([c.boot[:, a] - c.boot[:, b] for c in parts], axis=0)
+    boot = np.mean(boot_diff, axis=0)
     low, high = percentile_ci(boot, level)
     return Comparison(diff, low, high, permutation_p(diff, np.mean(null, axis=0)))
