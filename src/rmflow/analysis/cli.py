@@ -15,11 +15,14 @@ CSVs of ``rmflow evaluate`` are left alone. Writes to ``--output_dir``: ``accura
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import re
 import resource
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +112,21 @@ def _process_note(s: AnalysisSettings, cats: dict[str, Any], models: list[str]) 
     return ""
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector. The tables are about a million fresh acyclic objects
+    whose allocation keeps triggering collections that walk the whole heap; the figure workers forked
+    inside inherit the pause (their few closed figures die with them). Reference counting still frees
+    all acyclic garbage; collections resume on exit."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def analyze(s: AnalysisSettings) -> dict[str, Any]:
     """Run every analysis; write tables, figures and ``summary.json``; return the summary."""
     ev = s.evaluation
@@ -128,45 +146,46 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
         cats[category] = cat
         selections[category] = select(cat, series, ev.Ns, ev.num_runs, ev.seed, {x.key for x in own})
         timer.lap("selection")
-    # the resampling matrix products run back to back, right before the uncertainty tables: BLAS
-    # worker threads keep spinning for a while after each product, which between categories would
-    # burn a CPU during the next category's loading
-    for category, sel in selections.items():
-        resamples[category] = CategoryResamples.draw(sel.p, category, ev.seed, s.bootstrap, s.bootstrap)
-    timer.lap("bootstrap")
-    grouping = groups(ev.categories)
-    name = s.test_name
-    tables: dict[str, tuple[list[str], list[list[object]]]] = {
-        "accuracy": (ACCURACY_HEADER, accuracy_rows(name, series, selections, resamples, grouping)),
-        "comparisons": (
-            COMPARISON_HEADER,
-            comparison_rows(name, series, resamples, grouping, strategies, ev.Ns),
-        ),
-    }
-    timer.lap("uncertainty")
-    verifier, reliability, auroc_of = verifier_tables(name, cats, grouping, sets, s.ece_bins)
-    process = process_rows(name, cats, grouping, list(strategies), s.error_threshold)
-    tables |= {
-        "verifier": (VERIFIER_HEADER, verifier),
-        "reliability": (RELIABILITY_HEADER, reliability),
-        "process": (PROCESS_HEADER, process),
-    }
-    timer.lap("verifier")
-    tables["length"] = (LENGTH_HEADER, length_rows(name, cats, selections, own, ev.Ns, s.length_buckets))
-    timer.lap("length")
-    tables["replicas"] = (
-        REPLICA_HEADER,
-        replica_rows(name, series, sets, strategies, selections, grouping, auroc_of, ev.Ns),
-    )
-    timer.lap("replicas")
-    for table, (header, rows) in tables.items():
-        write_csv(s.output_dir / f"{table}.csv", header, rows)
-    timer.lap("write tables")
-    note = _process_note(s, cats, list(strategies))
-    plots = write_figures(s, tables, strategies, grouping, note)
-    timer.lap("figures")
-    summary = _summary(s, cats, sets, tables, plots, note, timer)
-    write_json(s.output_dir / "summary.json", summary, indent=2)
+    with cyclic_gc_paused():  # from here on nothing creates garbage cycles worth collecting early
+        # the resampling matrix products run back to back, right before the uncertainty tables: BLAS
+        # worker threads keep spinning for a while after each product, which between categories would
+        # burn a CPU during the next category's loading
+        for category, sel in selections.items():
+            resamples[category] = CategoryResamples.draw(sel.p, category, ev.seed, s.bootstrap, s.bootstrap)
+        timer.lap("bootstrap")
+        grouping = groups(ev.categories)
+        name = s.test_name
+        tables: dict[str, tuple[list[str], list[list[object]]]] = {
+            "accuracy": (ACCURACY_HEADER, accuracy_rows(name, series, selections, resamples, grouping)),
+            "comparisons": (
+                COMPARISON_HEADER,
+                comparison_rows(name, series, resamples, grouping, strategies, ev.Ns),
+            ),
+        }
+        timer.lap("uncertainty")
+        verifier, reliability, auroc_of = verifier_tables(name, cats, grouping, sets, s.ece_bins)
+        process = process_rows(name, cats, grouping, list(strategies), s.error_threshold)
+        tables |= {
+            "verifier": (VERIFIER_HEADER, verifier),
+            "reliability": (RELIABILITY_HEADER, reliability),
+            "process": (PROCESS_HEADER, process),
+        }
+        timer.lap("verifier")
+        tables["length"] = (LENGTH_HEADER, length_rows(name, cats, selections, own, ev.Ns, s.length_buckets))
+        timer.lap("length")
+        tables["replicas"] = (
+            REPLICA_HEADER,
+            replica_rows(name, series, sets, strategies, selections, grouping, auroc_of, ev.Ns),
+        )
+        timer.lap("replicas")
+        for table, (header, rows) in tables.items():
+            write_csv(s.output_dir / f"{table}.csv", header, rows)
+        timer.lap("write tables")
+        note = _process_note(s, cats, list(strategies))
+        plots = write_figures(s, tables, strategies, grouping, note)
+        timer.lap("figures")
+        summary = _summary(s, cats, sets, tables, plots, note, timer)
+        write_json(s.output_dir / "summary.json", summary, indent=2)
     log.info(
         "analyzed %d categories, %d score sets in %.1f s -> %s, %s",
         len(cats), len(sets), sum(timer.seconds.values()), s.output_dir, s.plot_dir,

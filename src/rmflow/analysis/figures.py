@@ -168,11 +168,14 @@ def _quiet_font_lookup() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _log2(Ns: Sequence[int]) -> np.ndarray:
+    """x positions of ``Ns`` on a log2 axis, drawn as a linear axis of log2(N) (no log transform to
+    apply at every draw): the same picture."""
+    return np.log2(np.asarray(Ns, dtype=np.float64))
+
+
 def _log2_axis(ax: Any, Ns: Sequence[int]) -> None:
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(list(Ns))
-    ax.set_xticklabels([str(n) for n in Ns])
-    ax.minorticks_off()
+    ax.set_xticks(_log2(Ns), [str(n) for n in Ns])
     ax.set_xlabel("N (CoTs per question)")
     ax.grid(alpha=0.3)
 
@@ -238,14 +241,15 @@ def _accuracy_panel(
     ax: Any, acc: Accuracy, Ns: Sequence[int], selection: str, group: str, strategies: Mapping[str, str],
     styles: Mapping[str, tuple[str, str]], band: bool = True,
 ) -> None:  # fmt: skip
+    x = _log2(Ns)
     ax.plot(
-        Ns, acc.curve(Ns, "majority_vote", MV, "", group, "mean"), color="black", marker="o", ms=3, label=MV
+        x, acc.curve(Ns, "majority_vote", MV, "", group, "mean"), color="black", marker="o", ms=3, label=MV
     )
     ax.plot(
-        Ns, acc.curve(Ns, "pass@N", PASS, "", group, "mean"), color="grey", ls=":", label="Pass@N (oracle)"
+        x, acc.curve(Ns, "pass@N", PASS, "", group, "mean"), color="grey", ls=":", label="Pass@N (oracle)"
     )
     ax.plot(
-        Ns,
+        x,
         acc.curve(Ns, "pass@k", "Pass@k", "", group, "mean"),
         color="grey",
         ls="--",
@@ -255,11 +259,11 @@ def _accuracy_panel(
     for model, strategy in strategies.items():
         color, marker = styles[model]
         mean = acc.curve(Ns, selection, model, strategy, group, "mean")
-        ax.plot(Ns, mean, color=color, marker=marker, ms=4, label=f"{model} ({strategy})")
+        ax.plot(x, mean, color=color, marker=marker, ms=4, label=f"{model} ({strategy})")
         if band:
             low = acc.curve(Ns, selection, model, strategy, group, "ci95_low")
             high = acc.curve(Ns, selection, model, strategy, group, "ci95_high")
-            ax.fill_between(Ns, low, high, color=color, alpha=0.15, lw=0)
+            ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0)
     _log2_axis(ax, Ns)
 
 
@@ -321,12 +325,13 @@ def aggregations_figure(
     for i, selection in enumerate(SELECTION_TITLE):
         for j, model in enumerate(models):
             ax = axes[i, j]
-            ax.plot(Ns, acc.curve(Ns, "majority_vote", MV, "", "all", "mean"), color="black", lw=1, label=MV)
+            x = _log2(Ns)
+            ax.plot(x, acc.curve(Ns, "majority_vote", MV, "", "all", "mean"), color="black", lw=1, label=MV)
             color = styles.get(model, ("grey", "o"))[0]
             for agg in aggregations:
                 own = strategies.get(model) == agg
                 ax.plot(
-                    Ns, acc.curve(Ns, selection, model, agg, "all", "mean"), color=color, ls=STRATEGY_STYLE[agg],
+                    x, acc.curve(Ns, selection, model, agg, "all", "mean"), color=color, ls=STRATEGY_STYLE[agg],
                     lw=2.2 if own else 1.1, alpha=1 if own else 0.75, label=f"{agg}{' (own)' if own else ''}",
                 )  # fmt: skip
             _log2_axis(ax, Ns)
@@ -506,6 +511,7 @@ def replicas_figure(
     """Per selection: every replica's macro accuracy vs N (points), their mean (line) and min-max band."""
     plt = _pyplot()
     styles = model_styles(list(models))
+    x = _log2(Ns)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
         for k, m in enumerate(models):
@@ -515,14 +521,14 @@ def replicas_figure(
             mean = np.array([stat.get((n, "replica_mean"), math.nan) for n in Ns])
             count = int(stat.get((Ns[0], "replicas"), 1))
             ax.plot(
-                Ns, mean, color=color, marker=marker, ms=4, label=f"{m} ({count} replica{'s' * (count > 1)})"
+                x, mean, color=color, marker=marker, ms=4, label=f"{m} ({count} replica{'s' * (count > 1)})"
             )
             if count > 1:
                 low = [stat[n, "replica_min"] for n in Ns]
                 high = [stat[n, "replica_max"] for n in Ns]
-                ax.fill_between(Ns, low, high, color=color, alpha=0.15, lw=0)
-                jitter = 2 ** ((k - len(models) / 2) * 0.02)
-                pts = [(r[2] * jitter, r[8]) for r in part if r[5] != ""]
+                ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0)
+                jitter = (k - len(models) / 2) * 0.02  # in log2(N)
+                pts = [(math.log2(r[2]) + jitter, r[8]) for r in part if r[5] != ""]
                 ax.scatter(*zip(*pts, strict=True), color=color, s=8, alpha=0.7)
         _log2_axis(ax, Ns)
         _title(ax, f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
