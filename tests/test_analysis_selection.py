@@ -11,8 +11,8 @@ from rmflow.evaluation.inputs import CategoryData
 from rmflow.evaluation.vote import correctness, permutations
 
 
-def _category(rng: np.random.Generator) -> CategoryData:
-    n_cots = rng.choice([1, 2, 5, 9], size=12)
+def _category(rng: np.random.Generator, sizes: tuple[int, ...] = (1, 2, 5, 9)) -> CategoryData:
+    n_cots = rng.choice(sizes, size=12)
     total = int(n_cots.sum())
     ties = rng.integers(0, 3, size=total) / 2  # many equal scores
     nan = rng.random(total)
@@ -29,16 +29,18 @@ def _category(rng: np.random.Generator) -> CategoryData:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_single_cot_short_cut_matches_the_evaluator(seed: int) -> None:
-    data = _category(np.random.default_rng(seed))
+@pytest.mark.parametrize("sizes", [(1, 2, 5, 9), (1,)])
+def test_single_cot_short_cut_matches_the_evaluator(seed: int, sizes: tuple[int, ...]) -> None:
+    data = _category(np.random.default_rng(seed), sizes)
     Ns = [1, 2, 4]
     perms = permutations(data, Ns, 7, seed)
     expected_chosen: dict[tuple[int, str], np.ndarray] = {}
     expected = correctness(data, [1], perms, chosen=expected_chosen)
     chosen: dict[tuple[int, str], np.ndarray] = {}
-    got = single_cot_correctness(data, perms, {"kept"}, chosen)
+    got = single_cot_correctness(data, perms, {"kept", "nan"}, chosen)
     assert got.keys() == expected.keys()
     for key, cells in expected.items():
         np.testing.assert_array_equal(got[key], cells, err_msg=str(key))
-    assert chosen.keys() >= {(1, "kept")}
-    np.testing.assert_array_equal(chosen[1, "kept"], expected_chosen[1, "kept"])
+    assert chosen.keys() == {(1, "kept"), (1, "nan")}
+    for key in chosen:
+        np.testing.assert_array_equal(chosen[key], expected_chosen[key])

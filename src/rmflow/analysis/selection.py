@@ -88,14 +88,18 @@ def single_cot_correctness(
     chosen: dict[tuple[int, str], np.ndarray],
 ) -> dict[Key, np.ndarray]:
     """:func:`~rmflow.evaluation.vote.correctness` at N = 1, where every selection rule returns the one
-    sampled CoT: a score set's best-of-N and weighted vote are MV's. The evaluator runs for the sets
-    whose choices are kept (``choice_keys``) and for any set with a NaN score (a NaN weight wins no
-    vote); the others take MV's cells instead of a vote each."""
-    run = {k: v for k, v in data.scores.items() if k in choice_keys or np.isnan(v).any()}
+    sampled CoT (the permutation's first, or the only one): a score set's best-of-N and weighted vote
+    are MV's, and its choice (kept for ``choice_keys``) is that CoT. The evaluator still votes for any
+    set with a NaN score (a NaN weight wins no vote)."""
+    run = {k: v for k, v in data.scores.items() if np.isnan(v).any()}
     cells = correctness(replace(data, scores=run), [1], perms, chosen=chosen)
+    first = perms[:, :, 0] if perms.shape[2] else np.zeros(perms.shape[:2], dtype=np.int64)
+    sampled = np.where(data.n_cots[:, None] > 1, first, 0)
     for key in data.scores.keys() - run.keys():
         for selection in SELECTIONS:
             cells[selection, 1, key] = cells[selection, 1, MV]
+        if key in choice_keys:
+            chosen[1, key] = sampled
     return cells
 
 
