@@ -41,6 +41,9 @@ COMPARISON_HEADER = [
 ]  # fmt: skip
 
 
+_NATIVE = frozenset({str, int, float})
+
+
 def _cell(value: Any) -> str:
     kind = type(value)  # exact-type checks first: the tables hold about a million cells
     if kind is str:
@@ -61,7 +64,9 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([_cell(v) for v in row] for row in rows)
+    # native str, int and (non-NaN) float cells go through as they are: the csv module writes a float as
+    # its repr, the same text as format_value
+    writer.writerows([v if type(v) in _NATIVE and v == v else _cell(v) for v in row] for row in rows)
     write_text(path, buf.getvalue())
     return path
 
