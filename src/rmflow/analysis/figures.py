@@ -298,7 +298,9 @@ def groups_figure(
     """Rows: best-of-N, weighted vote; columns: macro groups (all, math-adjacent, non-math-adjacent)."""
     plt = _pyplot()
     acc, styles = Accuracy(rows), model_styles(list(strategies))
-    fig, axes = plt.subplots(2, len(groups), figsize=(4.2 * len(groups), 7.5), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(groups), figsize=(4.2 * len(groups), 7.5), squeeze=False, sharex=True, sharey="row"
+    )
     for i, selection in enumerate(SELECTION_TITLE):
         for j, group in enumerate(groups):
             ax = axes[i, j]
@@ -306,7 +308,9 @@ def groups_figure(
             _title(ax, f"{SELECTION_TITLE[selection]}: {GROUP_TITLE.get(group, group)}", fontsize=10)
         axes[i, 0].set_ylabel("Task accuracy (%)")
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _layout(fig, right=_legend_width(_accuracy_labels(strategies), 7) + 0.2, wgap=0.55, hgap=0.85)
+    for ax in axes[0]:  # the bottom row's N axis serves both rows
+        ax.set_xlabel("")
+    _layout(fig, right=_legend_width(_accuracy_labels(strategies), 7) + 0.2, wgap=0.25, hgap=0.45)
     return save(fig, plot_dir, "groups")
 
 
@@ -321,7 +325,9 @@ def aggregations_figure(
     plt = _pyplot()
     acc, styles = Accuracy(rows), model_styles(list(strategies))
     models = list(strategies) or ["(no reward models)"]
-    fig, axes = plt.subplots(2, len(models), figsize=(3.8 * len(models), 7), squeeze=False, sharey="row")
+    fig, axes = plt.subplots(
+        2, len(models), figsize=(3.8 * len(models), 7), squeeze=False, sharex=True, sharey="row"
+    )
     for i, selection in enumerate(SELECTION_TITLE):
         for j, model in enumerate(models):
             ax = axes[i, j]
@@ -339,7 +345,9 @@ def aggregations_figure(
             if i == 0:  # the same legend holds for the row below
                 ax.legend(fontsize=7, loc="lower right")
         axes[i, 0].set_ylabel("Task accuracy (%)")
-    _layout(fig, hgap=0.85)
+    for ax in axes[0]:  # the bottom row's N axis serves both rows
+        ax.set_xlabel("")
+    _layout(fig, hgap=0.45)
     return save(fig, plot_dir, "aggregations")
 
 
@@ -432,8 +440,9 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
         return _message(plot_dir, "reliability", "Reliability", "No reward model has scores in [0, 1].")
     styles = model_styles(list(strategies))
     fig, axes = plt.subplots(
-        2, len(models), figsize=(3.6 * len(models), 5.6), squeeze=False, gridspec_kw={"height_ratios": [3, 1]}
-    )
+        2, len(models), figsize=(3.6 * len(models), 5.6), squeeze=False, sharex=True, sharey="row",
+        gridspec_kw={"height_ratios": [3, 1]},
+    )  # fmt: skip
     for j, m in enumerate(models):
         part = [r for r in rows if r[1] == m and r[2] == strategies[m] and r[3] == "all"]
         lower = np.array([r[5] for r in part])
@@ -467,7 +476,7 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
     axes[0, 0].set_ylabel("Fraction of CoTs correct")
     axes[1, 0].set_ylabel("Share of CoTs")
     axes[0, 0].legend(fontsize=7, loc="upper left")
-    _layout(fig, wgap=0.6, hgap=0.35, bottom=0.55)
+    _layout(fig, wgap=0.4, hgap=0.15, bottom=0.55)
     return save(fig, plot_dir, "reliability")
 
 
