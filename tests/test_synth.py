@@ -20,7 +20,7 @@ from rmflow.data import load_records, validate_records
 from rmflow.io import read_records
 from rmflow.prompts import PRM_VERDICT
 from rmflow.synth import KINDS, TEST_QID_OFFSET, make_test_records, make_train_records, synthesize
-from rmflow.synth.cots import GIVE_UP, parse_answer
+from rmflow.synth.cots import GIVE_UP, HESITATIONS, P_HESITATE, parse_answer
 from rmflow.synth.critiques import (
     CRITIQUE_PREFIX,
     generated_record,
@@ -39,7 +39,7 @@ PRM_STEP_RE = re.compile(r"The step is \\boxed{(correct|incorrect)}")
 PRM_FINAL_RE = re.compile(r"Is the solution correct\?\s*(Yes|No)")
 CJK = re.compile("[\u4e00-\u9fff]")
 COMPUTATION = re.compile(r"\b(plus|minus|times)\b[^:]*: (\d+) ([-+*]) (\d+) = (-?\d+)\.$")
-ANSWER_STEP = re.compile(r"comes to (.+), which is option \(([A-Za-z])\)\. The answer is \(\2\)\.$")
+ANSWER_STEP = re.compile(r"comes to (.+?), which is option \(([A-Za-z])\)\. (?:.+, but the|The) answer is \(\2\)\.$")
 OPTION = re.compile(r"^([A-J])\. (.+)$", re.M)
 
 
@@ -183,7 +183,7 @@ def _check_cot(question: str, answer: str, steps: list[str], labels: list[int], 
     assert first == _first_bad_step(question, steps)
     assert parsed == parse_answer(steps)
     if parsed is not None:
-        assert steps[-1].endswith(f"The answer is ({parsed}).")
+        assert steps[-1].endswith(f"answer is ({parsed}).")
         assert (parsed == answer) == (first is None)  # a wrong step always gives a wrong answer
     else:
         assert "answer is" not in steps[-1]
@@ -217,6 +217,19 @@ def test_answer_anomalies_exist(data: dict) -> None:
     assert questions_with_none >= 5
     train = [r for c in CATEGORIES for r in data["train"][c]]
     assert any(r["parsed_answer"] is None for r in train)
+
+
+def test_wrong_cots_hesitate_more(data: dict) -> None:
+    hesitant = {True: [], False: []}
+    for cat in CATEGORIES:
+        for r in data["test"][cat]:
+            for cot, parsed in zip(r["cots"], r["parsed_answers"], strict=True):
+                if parsed is not None:
+                    hesitant[parsed == r["answer"]].append(any(h in cot[-1] for h in HESITATIONS))
+    rate = {right: sum(v) / len(v) for right, v in hesitant.items()}
+    for right, p in P_HESITATE.items():  # binomial: within 4 standard errors of the set rate
+        assert abs(rate[right] - p) < 4 * (p * (1 - p) / len(hesitant[right])) ** 0.5
+    assert rate[False] > 3 * rate[True]
 
 
 # --------------------------------------------------------------------------- difficulty and voting

@@ -3,7 +3,9 @@
 A CoT follows the correct path unless, step by step, it falls into the question's misconception
 (probability ``p_systematic`` at the misconception's step) or makes a random slip (``p_random`` per
 step). Its final step names the option of its result, except that a few CoTs give up without stating an
-answer, name an option letter beyond J, or name the wrong letter for a right value.
+answer, name an option letter beyond J, or name the wrong letter for a right value. As in reasoning-model
+outputs, a CoT that went wrong hesitates before its answer more often than one that did not
+(``P_HESITATE``): the conclusion carries a noisy trace of the error that an outcome verifier can learn.
 Labels: +1 for every step before the first wrong step, -1 from that step on; a give-up step is wrong
 (otherwise an outcome label would call an answerless CoT correct and teach verifiers to prefer it).
 """
@@ -21,6 +23,13 @@ P_NO_ANSWER = 0.04  # the CoT stops before stating an answer (parsed answer None
 P_OFF_ALPHABET = 0.012  # the CoT names a letter that is not an option
 P_WRONG_LETTER = 0.03  # the CoT names the wrong option for its value
 OFF_ALPHABET = "KL"
+#: probability that the final step hesitates, for CoTs whose answer is wrong / right
+P_HESITATE = {False: 0.4, True: 0.08}
+HESITATIONS = (
+    "Hmm, this does not look quite right, but",
+    "I am not fully sure about this, but",
+    "Something seems off here, but",
+)
 GIVE_UP = "None of the options seems to match this, so I cannot choose an answer."
 
 _ANSWER = re.compile(r"answer is \(([A-Za-z])\)")
@@ -63,10 +72,14 @@ def render_computation(problem: Problem, i: int, comp: Computation, rng: random.
     return _capital(lead + rng.choice(_FORMS).format(x=step.phrase, how=how, expr=expr))
 
 
-def render_answer(problem: Problem, value: int, letter: str) -> str:
-    """``So the amount still owed comes to $515, which is option (C). The answer is (C).``"""
+def render_answer(problem: Problem, value: int, letter: str, hesitation: str | None = None) -> str:
+    """``So the amount still owed comes to $515, which is option (C). The answer is (C).``
+
+    With a ``hesitation`` the last sentence reads ``{hesitation} the answer is (C).``
+    """
     phrase = problem.template.steps[-1].phrase
-    return f"So {phrase} comes to {problem.format_value(value)}, which is option ({letter}). The answer is ({letter})."
+    lead = f"{hesitation} the" if hesitation else "The"
+    return f"So {phrase} comes to {problem.format_value(value)}, which is option ({letter}). {lead} answer is ({letter})."
 
 
 def choose_path(problem: Problem, rng: random.Random) -> SolutionPath:
@@ -94,7 +107,10 @@ def sample_cot(problem: Problem, rng: random.Random) -> Cot:
             letter = LETTERS[(LETTERS.index(letter) + rng.choice((-1, 1))) % len(LETTERS)]
         if letter != LETTERS[problem.options.index(path.final)]:
             wrong_from = min(wrong_from, n_comp)
-        steps.append(render_answer(problem, path.final, letter))
+        hesitation = None
+        if rng.random() < P_HESITATE[letter == problem.answer]:  # drawn last: other draws stay as they were
+            hesitation = rng.choice(HESITATIONS)
+        steps.append(render_answer(problem, path.final, letter, hesitation))
     else:
         steps.append(GIVE_UP)
         wrong_from = min(wrong_from, n_comp)

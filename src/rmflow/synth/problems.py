@@ -2,9 +2,10 @@
 
 Every option value is the final result of one way of solving the question: the correct path, one
 *systematic* path (the question's common misconception, shared by many CoTs so that majority vote can
-be fooled) and eight *random* paths (a one-off error at some step: at each step the first is an operator
-confusion where it yields a new option, the others digit slips). After its first wrong step a path
-keeps computing correctly from the wrong value, so the error propagates to the final answer.
+be fooled) and eight *random* paths (a one-off error at some step: at each step the first two are its
+confusions with the two other operations where they yield new options, the others digit slips). After
+its first wrong step a path keeps computing correctly from the wrong value, so the error propagates to
+the final answer.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from rmflow.synth.templates import TEMPLATES, Template
 
 LETTERS = "ABCDEFGHIJ"
 N_RANDOM_PATHS = len(LETTERS) - 2
-#: a systematic misconception is an operator confusion (right arithmetic, wrong operation) or a slip
-CONFUSED_OP = {"*": "+", "+": "-", "-": "+"}
+#: an operator confusion (right arithmetic, wrong operation) swaps an operation for one of the others;
+#: a systematic misconception is the first of them or a slip
+OTHER_OPS = {"*": ("+", "-"), "+": ("-", "*"), "-": ("+", "*")}
 _TRIES = 200
 
 
@@ -123,7 +125,7 @@ def _systematic(
     kind = "op" if rng.random() < 0.6 else "slip"
     for _ in range(_TRIES // 10):
         if kind == "op":
-            path = solve(template, values, k, op=CONFUSED_OP[template.steps[k].op])
+            path = solve(template, values, k, op=OTHER_OPS[template.steps[k].op][0])
         else:
             c = solve(template, values).computations[k].c  # type: ignore[union-attr]
             path = solve(template, values, k, delta=slip(rng, c))
@@ -167,11 +169,10 @@ def make_problem(
         per_step: list[list[SolutionPath]] = [[] for _ in range(n_steps)]
         for i in range(N_RANDOM_PATHS):
             k = i % n_steps
-            confuse = i < n_steps  # each step's first random error path: its operator confusion
-            for _ in range(_TRIES // 10):
-                if confuse:
-                    path = solve(template, values, k, op=CONFUSED_OP[template.steps[k].op])
-                    confuse = False
+            others, confusion = OTHER_OPS[template.steps[k].op], i // n_steps
+            for attempt in range(_TRIES // 10):
+                if attempt == 0 and confusion < len(others):  # the step's operator confusions first
+                    path = solve(template, values, k, op=others[confusion])
                 else:
                     path = solve(template, values, k, delta=slip(rng, correct.computations[k].c))
                 if path is not None and path.final not in used:
