@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rmflow.analysis import figures
 from rmflow.analysis.inputs import step_labels
 from rmflow.analysis.length import bucket_cuts, bucket_of
 from rmflow.analysis.metrics import NO_ERROR, UNLABELLED
@@ -129,18 +128,6 @@ def test_outputs_and_figures(analyzed: Path) -> None:
     assert summary["figures"] == [str(out / "plots" / f"{n}.{e}") for n in names for e in ("pdf", "png")] + [
         str(out / "plots" / f"length_{m}.{e}") for m in ("dPRM-a", "gORM-o") for e in ("pdf", "png")
     ]
-
-
-def test_pdf_text_outside_cp1252_embeds_the_font(tmp_path: Path) -> None:
-    rows = [["t", "gORM-β", "mean", "all", b, b / 2, (b + 1) / 2, 10, 0.1 + b / 2, 0.5] for b in (0, 1)]
-    ascii_rows = [[r[0], "gORM-b", *r[2:]] for r in rows]
-    (tmp_path / "b").mkdir()
-    (pdf, _), (plain, _) = (
-        figures.reliability_figure(d, r, {r[0][1]: "mean"})
-        for d, r in ((tmp_path, rows), (tmp_path / "b", ascii_rows))
-    )
-    assert b"DejaVu" in pdf.read_bytes() and b"/Helvetica" not in pdf.read_bytes()
-    assert b"/Helvetica" in plain.read_bytes() and b"DejaVu" not in plain.read_bytes()
 
 
 def test_means_match_the_seed_tables(analyzed: Path) -> None:

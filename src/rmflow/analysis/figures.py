@@ -2,7 +2,7 @@
 
 Every figure function takes the rows it plots (as written to the CSVs) and writes
 ``{plot_dir}/{name}.pdf`` and ``.png`` atomically; :func:`render` draws independent figures in
-forked worker processes (one per usable CPU, at most 8). Reward models keep one colour and marker
+forked worker processes (one per idle usable CPU, at most 8). Reward models keep one colour and marker
 across figures (dORM, dPRM, gORM, gPRM by name prefix; MV black; oracles grey).
 """
 
@@ -44,12 +44,19 @@ Row = Sequence[Any]
 
 
 def workers(tasks: int) -> int:
-    """Worker processes for ``tasks`` figures: the CPUs this process may use, at most 8."""
+    """Worker processes for ``tasks`` figures: the usable CPUs not kept busy by the rest of the machine
+    (its 1-minute load average, rounded down), at most 8. A worker on a busy CPU saves no time and
+    costs CPU (a forked renderer runs colder than this process), so on a busy machine the figures are
+    rendered here, in one process."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(tasks, cpus, 8))
+    try:
+        busy = math.floor(os.getloadavg()[0])
+    except (AttributeError, OSError):  # no load average on this platform
+        busy = 0
+    return max(1, min(tasks, cpus - busy, 8))
 
 
 Task = tuple[Callable[..., list[Path]], tuple[Any, ...]]
