@@ -8,7 +8,10 @@ of analyze, the analysis' own phase breakdown (from its ``summary.json``) and th
 work (analyze minus evaluate) to evaluate, also with the figures set against the seed plots. CPU
 times include child processes (the figure workers) and are the steadier figure on a shared machine.
 
-    python benchmarks/bench_analysis.py [--questions 150] [--cots 128] [--num_runs 100] [--keep DIR]
+    python benchmarks/bench_analysis.py [--questions 150] [--cots 128] [--num_runs 100] [--repeat 1] [--keep DIR]
+
+With ``--repeat K`` the evaluate / analyze pair runs K times alternately and the median ratio is
+printed too (a shared machine's load moves single figures by a few hundredths).
 """
 
 from __future__ import annotations
@@ -16,10 +19,56 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 
 from bench_evaluate import _run, prepare, rmflow_executable
+
+
+def _seed_plots(rmflow: str, out: Path) -> tuple[float, float]:
+    """Wall and CPU time of ``rmflow plot`` for both seed CSVs of ``out``."""
+    wall = cpu = 0.0
+    for table in ("best_of_n", "weighted_vote"):
+        w, c = _run(
+            [rmflow, "plot", "--input_file", str(out / f"{table}.csv"), "--output_file", str(out / table)]
+        )
+        wall, cpu = wall + w, cpu + c
+    print(f"rmflow plot x2:  wall {wall:7.2f} s  cpu {cpu:7.2f} s", flush=True)
+    return wall, cpu
+
+
+def _pair(
+    rmflow: str, flags: list[str], root: Path, bootstrap: int, plot: tuple[float, float] | None
+) -> tuple[float, float, tuple[float, float]]:
+    """Run evaluate, the seed plots (unless timed already: ``plot``) and analyze; print the figures;
+    return the added work over evaluate by CPU, with and without the analysis' figures, and the plots'
+    wall and CPU time."""
+    ev_wall, ev_cpu = _run([rmflow, "evaluate", *flags, "--output_dir", str(root / "out_evaluate")])
+    print(f"rmflow evaluate: wall {ev_wall:7.2f} s  cpu {ev_cpu:7.2f} s", flush=True)
+    plot_wall, plot_cpu = plot or _seed_plots(rmflow, root / "out_evaluate")
+    out = root / "out_analyze"
+    an_wall, an_cpu = _run(
+        [rmflow, "analyze", *flags, "--output_dir", str(out), "--bootstrap", str(bootstrap)]
+    )
+    print(f"rmflow analyze:  wall {an_wall:7.2f} s  cpu {an_cpu:7.2f} s", flush=True)
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("seconds", "cpu_seconds"):
+        print(f"analyze, {key} by phase:", ", ".join(f"{k} {v:.2f}" for k, v in summary[key].items()))
+    fig_wall, fig_cpu = summary["seconds"]["figures"], summary["cpu_seconds"]["figures"]
+    print(f"ratio analyze / evaluate: wall {an_wall / ev_wall:.2f}  cpu {an_cpu / ev_cpu:.2f}")
+    print(
+        f"added work (analyze - evaluate) / evaluate: wall {(an_wall - ev_wall) / ev_wall:.2f}  "
+        f"cpu {(an_cpu - ev_cpu) / ev_cpu:.2f}  (target <= 1)"
+    )
+    print(
+        f"  figures counted with the seed plots instead: wall "
+        f"{(an_wall - fig_wall - ev_wall) / ev_wall:.2f}  cpu {(an_cpu - fig_cpu - ev_cpu) / ev_cpu:.2f}; "
+        f"analyze / (evaluate + plot): wall {an_wall / (ev_wall + plot_wall):.2f}  "
+        f"cpu {an_cpu / (ev_cpu + plot_cpu):.2f}",
+        flush=True,
+    )
+    return (an_cpu - ev_cpu) / ev_cpu, (an_cpu - fig_cpu - ev_cpu) / ev_cpu, (plot_wall, plot_cpu)
 
 
 def main() -> None:
@@ -28,6 +77,7 @@ def main() -> None:
     ap.add_argument("--cots", type=int, default=128, help="CoTs per question")
     ap.add_argument("--num_runs", type=int, default=100)
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=1, help="evaluate / analyze pairs, run alternately")
     ap.add_argument("--keep", help="generate into (or reuse) this directory instead of a temporary one")
     args = ap.parse_args()
 
@@ -35,34 +85,17 @@ def main() -> None:
     try:
         flags = prepare(root, args.questions, args.cots, args.num_runs)
         rmflow = rmflow_executable()
-        ev_wall, ev_cpu = _run([rmflow, "evaluate", *flags, "--output_dir", str(root / "out_evaluate")])
-        print(f"rmflow evaluate: wall {ev_wall:7.2f} s  cpu {ev_cpu:7.2f} s", flush=True)
-        plot_wall = plot_cpu = 0.0
-        for table in ("best_of_n", "weighted_vote"):
-            csv_file, prefix = root / "out_evaluate" / f"{table}.csv", root / "out_evaluate" / table
-            wall, cpu = _run([rmflow, "plot", "--input_file", str(csv_file), "--output_file", str(prefix)])
-            plot_wall, plot_cpu = plot_wall + wall, plot_cpu + cpu
-        print(f"rmflow plot x2:  wall {plot_wall:7.2f} s  cpu {plot_cpu:7.2f} s", flush=True)
-        out = root / "out_analyze"
-        an_wall, an_cpu = _run(
-            [rmflow, "analyze", *flags, "--output_dir", str(out), "--bootstrap", str(args.bootstrap)]
-        )
-        print(f"rmflow analyze:  wall {an_wall:7.2f} s  cpu {an_cpu:7.2f} s", flush=True)
-        summary = json.loads((out / "summary.json").read_text())
-        for key in ("seconds", "cpu_seconds"):
-            print(f"analyze, {key} by phase:", ", ".join(f"{k} {v:.2f}" for k, v in summary[key].items()))
-        fig_wall, fig_cpu = summary["seconds"]["figures"], summary["cpu_seconds"]["figures"]
-        print(f"ratio analyze / evaluate: wall {an_wall / ev_wall:.2f}  cpu {an_cpu / ev_cpu:.2f}")
-        print(
-            f"added work (analyze - evaluate) / evaluate: wall {(an_wall - ev_wall) / ev_wall:.2f}  "
-            f"cpu {(an_cpu - ev_cpu) / ev_cpu:.2f}  (target <= 1)"
-        )
-        print(
-            f"  figures counted with the seed plots instead: wall "
-            f"{(an_wall - fig_wall - ev_wall) / ev_wall:.2f}  cpu {(an_cpu - fig_cpu - ev_cpu) / ev_cpu:.2f}; "
-            f"analyze / (evaluate + plot): wall {an_wall / (ev_wall + plot_wall):.2f}  "
-            f"cpu {an_cpu / (ev_cpu + plot_cpu):.2f}"
-        )
+        plot: tuple[float, float] | None = None
+        pairs: list[tuple[float, float]] = []
+        for _ in range(args.repeat):
+            added, without, plot = _pair(rmflow, flags, root, args.bootstrap, plot)  # plots timed once
+            pairs.append((added, without))
+        if len(pairs) > 1:
+            added, without = (statistics.median(x) for x in zip(*pairs, strict=True))
+            print(
+                f"median of {len(pairs)} pairs, added work / evaluate by cpu: {added:.2f} "
+                f"(without figures {without:.2f}); each: {', '.join(f'{a:.2f}' for a, _ in pairs)}"
+            )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
