@@ -9,7 +9,7 @@ rule analyze:
     """Uncertainty, every selection rule x aggregation, groups, verifier metrics, length and replicas."""
     input:
         data=lambda wc: dataset_dir("test"),
-        rewards=[reward_dir(n) for n in MODELS],
+        rewards=[reward_dir(n) for n in COMPARED],
         replicas=lambda wc: replica_inputs(),
     output:
         analysis_outputs(),

@@ -18,10 +18,16 @@ def replica_source(entry):
 
 
 def replicas():
+    """Compared model -> its extra reward sets: `analysis.replicas` entries, then models with `replica_of`."""
     out = {}
     for name, entries in analysis_cfg().get("replicas", {}).items():
-        model(name)  # must be a reward model
+        if name not in COMPARED:
+            raise ConfigError(f"analysis.replicas: {name!r} is not a compared reward model")
         out[name] = [replica_source(e) for e in entries]
+    for name in MODELS:
+        target = replica_of(name)
+        if target is not None and reward_dir(name) not in out.get(target, []):
+            out.setdefault(target, []).append(reward_dir(name))
     return out
 
 
@@ -47,7 +53,7 @@ def analysis_params():
             "replicas": replicas(),
             "step_labels": step_labels(),
             "evaluation": config["evaluation"],
-            "models": [[name, m["strategy"]] for name, m in MODELS.items()],
+            "models": [[name, m["strategy"]] for name, m in COMPARED.items()],
             "test": TEST,
             "category": CATEGORY,
         }
@@ -69,7 +75,7 @@ def reported(path, caption, subcategory):
 def analysis_outputs():
     tables = [reported(f"{ANALYSIS_DIR}/{t}.csv", "analysis_tables", "Tables") for t in ANALYSIS_TABLES]
     pngs = [reported(f"{ANALYSIS_PLOT_DIR}/{f}.png", f"analysis_{f}", "Figures") for f in ANALYSIS_FIGURES]
-    lengths = [reported(f"{ANALYSIS_PLOT_DIR}/length_{m}.png", "analysis_length", "Length") for m in MODELS]
+    lengths = [reported(f"{ANALYSIS_PLOT_DIR}/length_{m}.png", "analysis_length", "Length") for m in COMPARED]
     pdfs = [f"{ANALYSIS_PLOT_DIR}/{f}.pdf" for f in ANALYSIS_FIGURES]
-    pdfs += [f"{ANALYSIS_PLOT_DIR}/length_{m}.pdf" for m in MODELS]
+    pdfs += [f"{ANALYSIS_PLOT_DIR}/length_{m}.pdf" for m in COMPARED]
     return [*tables, f"{ANALYSIS_DIR}/summary.json", *pngs, *lengths, *pdfs]

@@ -20,6 +20,9 @@ RESULTS = config["results"]
 TEST = config["datasets"]["test"]["name"]
 CATEGORY = "all" if config["categories"] == "all" else ",".join(config["categories"])
 MODELS = config["reward_models"]
+#: the reward models compared in the tables and plots: a model with `replica_of` is another reward set
+#: (checkpoint, training seed) of the model it names and shows only in the analysis' replica statistics
+COMPARED = {name: m for name, m in MODELS.items() if "replica_of" not in m}
 TRAIN_KINDS = ("train", "train_gORM", "train_gPRM")
 SYNTH_DIR = f"{RESULTS}/data/synth"
 EVAL_DIR = f"{RESULTS}/eval"
@@ -280,11 +283,19 @@ def scoring_cfg(name):
 PLOT_SUFFIXES = (".pdf", ".png", "_legend.pdf", "_legend.png")
 
 
+def replica_of(name):
+    """The compared model that reward model ``name`` is a replica of, or None."""
+    target = model(name).get("replica_of")
+    if target is not None and target not in COMPARED:
+        raise ConfigError(f"reward_models.{name}.replica_of: {target!r} is not a reward model of its own")
+    return target
+
+
 def evaluation_params():
     return canonical(
         {
             "evaluation": config["evaluation"],
-            "models": [[name, m["strategy"]] for name, m in MODELS.items()],
+            "models": [[name, m["strategy"]] for name, m in COMPARED.items()],
             "test": TEST,
             "category": CATEGORY,
         }
@@ -293,8 +304,12 @@ def evaluation_params():
 
 def evaluation_flags():
     models = {
-        "reward_dirs": [reward_dir(n) for n in MODELS],
-        "model_names": list(MODELS),
-        "strategies": [m["strategy"] for m in MODELS.values()],
+        "reward_dirs": [reward_dir(n) for n in COMPARED],
+        "model_names": list(COMPARED),
+        "strategies": [m["strategy"] for m in COMPARED.values()],
     }
-    return f"{flags(config['evaluation'])} {flags(models) if MODELS else ''}".strip()
+    return f"{flags(config['evaluation'])} {flags(models) if COMPARED else ''}".strip()
+
+
+for _name in MODELS:  # a dangling `replica_of` fails every run, not only the analysis
+    replica_of(_name)

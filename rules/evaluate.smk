@@ -4,7 +4,7 @@ rule evaluate:
     """Best-of-N and weighted-vote accuracies (mean/std over runs) for MV, every reward model, Pass@N."""
     input:
         data=lambda wc: dataset_dir("test"),
-        rewards=[reward_dir(n) for n in MODELS],
+        rewards=[reward_dir(n) for n in COMPARED],
     output:
         best_of_n=report(
             f"{EVAL_DIR}/best_of_n.csv", caption="../workflow/report/table.rst", category="Tables"

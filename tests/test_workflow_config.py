@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workflow_harness import ROOT, TAIL, make_workspace, planned, snakemake, variant  # noqa: E402
 
@@ -66,6 +68,41 @@ def test_unknown_backbone_is_named(tmp_path):
     proc = snakemake(work, "-n", "--configfile", cfg, check=False)
     assert proc.returncode != 0
     assert "backbone 'huge' is not defined" in proc.stdout + proc.stderr
+
+
+def _replica(of: str):
+    def edit(c):
+        c["reward_models"]["dORM2"] = {
+            **c["reward_models"]["dORM"],
+            "train": {**c["reward_models"]["dORM"]["train"], "seed": 2},
+            "replica_of": of,
+        }
+
+    return edit
+
+
+def test_replica_of_is_scored_for_the_analysis_only(tmp_path):
+    work = make_workspace(tmp_path)
+    cfg = variant(work, "rep", _replica("dORM"))
+    jobs = planned(work, "--configfile", cfg)
+    assert "reward[model=dORM2, test=synth]" not in jobs  # not compared in the tables and plots
+    out = snakemake(work, "-n", "-p", "--profile", "profiles/default", "analysis", "--configfile", cfg).stdout
+    assert "reward[model=dORM2, test=synth]" in "".join(planned(work, "analysis", "--configfile", cfg))
+    (analyze,) = [line for line in out.splitlines() if " analyze " in line]
+    assert "--replicas dORM=results/rewards/dORM2/synth" in analyze
+    assert analyze.count("dORM2") == 1  # a replica, not a model of its own
+    out = snakemake(work, "-n", "-p", "--profile", "profiles/default", "--configfile", cfg).stdout
+    (evaluate,) = [line for line in out.splitlines() if " evaluate " in line]
+    assert "--model_names dORM dPRM gORM gPRM " in evaluate and "dORM2" not in evaluate
+
+
+@pytest.mark.parametrize("target", ["nope", "dORM2"])
+def test_dangling_replica_of_fails_the_dry_run(tmp_path, target):
+    work = make_workspace(tmp_path)
+    cfg = variant(work, "bad", _replica(target))
+    proc = snakemake(work, "-n", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    assert f"reward_models.dORM2.replica_of: {target!r} is not a reward model of its own" in proc.stdout + proc.stderr
 
 
 def test_lint_clean():
