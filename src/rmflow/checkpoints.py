@@ -1,4 +1,4 @@
-"""Which training checkpoint to resume from.
+"""Checkpoints: which training checkpoint to resume from, and whether a model is a LoRA adapter.
 
 The HF ``Trainer`` writes ``checkpoint-{step}/`` in place, ``trainer_state.json`` last, so a run killed
 while saving leaves a newest checkpoint without (or with a truncated) ``trainer_state.json``;
@@ -12,6 +12,9 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
+
+from rmflow.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +45,21 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
             return str(path)
         log.warning("%s is incomplete (a run killed while saving it); resuming from an earlier one", path)
     return None
+
+
+def adapter_config(model_id: str, revision: str | None = None) -> dict[str, Any] | None:
+    """``adapter_config.json`` of a LoRA adapter (local directory or hub id), or None for a full model."""
+    local = Path(model_id)
+    if local.is_dir():
+        path = local / "adapter_config.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        path = hf_hub_download(model_id, "adapter_config.json", revision=revision)
+    except EntryNotFoundError:  # also the offline miss of a cached full model
+        return None
+    except Exception as exc:  # network, auth, missing repo
+        raise UserError(f"--model_id {model_id}: cannot reach the model: {exc}") from None
+    return json.loads(Path(path).read_text(encoding="utf-8"))

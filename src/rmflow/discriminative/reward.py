@@ -13,13 +13,13 @@ A category whose reward file exists is skipped.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rmflow.categories import resolve_categories
+from rmflow.checkpoints import adapter_config
 from rmflow.chunks import ChunkStore, split
 from rmflow.data import is_local, load_records, validate_records
 from rmflow.discriminative import add_once
@@ -53,24 +53,6 @@ def add_arguments(group: Any) -> None:
 
 
 # --------------------------------------------------------------------------- model loading
-def adapter_config(model_id: str, revision: str | None = None) -> dict[str, Any] | None:
-    """``adapter_config.json`` of a LoRA adapter (local directory or hub id), or None for a full model."""
-    local = Path(model_id)
-    if local.is_dir():
-        path = local / "adapter_config.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
-
-    try:
-        path = hf_hub_download(model_id, "adapter_config.json", revision=revision)
-    except EntryNotFoundError:
-        return None
-    except Exception as exc:  # network, auth, missing repo
-        raise UserError(f"--model_id {model_id}: cannot reach the model: {exc}") from None
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
 def resolve_dtype(name: str) -> Any:
     import torch
 

@@ -14,7 +14,6 @@ inside functions only.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
+from rmflow.checkpoints import adapter_config
 from rmflow.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -98,20 +98,6 @@ class ModelRef:
     revision: str | None = None
 
 
-def _adapter_config(model_id: str, revision: str | None) -> dict[str, Any] | None:
-    path = Path(model_id)
-    if path.is_dir():
-        cfg = path / "adapter_config.json"
-        return json.loads(cfg.read_text(encoding="utf-8")) if cfg.is_file() else None
-    try:
-        from huggingface_hub import hf_hub_download
-
-        local = hf_hub_download(model_id, "adapter_config.json", revision=revision)
-    except Exception:  # not an adapter repo, or offline: treat as a full model
-        return None
-    return json.loads(Path(local).read_text(encoding="utf-8"))
-
-
 def _has_tokenizer(model_id: str) -> bool:
     path = Path(model_id)
     if path.is_dir():
@@ -126,7 +112,7 @@ def _has_tokenizer(model_id: str) -> bool:
 
 def resolve_checkpoint(model_id: str, revision: str | None = None, base_model: str | None = None) -> ModelRef:
     """Full model or LoRA adapter? Adapters name their base in ``adapter_config.json`` (``base_model`` overrides)."""
-    cfg = _adapter_config(model_id, revision)
+    cfg = adapter_config(model_id, revision)
     if cfg is None:
         return ModelRef(base=model_id, tokenizer_source=model_id, revision=revision)
     base = base_model or cfg.get("base_model_name_or_path")
