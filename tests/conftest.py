@@ -91,6 +91,21 @@ def one_torch_thread():
         yield
 
 
+def one_error(err: str, command: str, pattern: str) -> None:
+    """``err`` holds one ``error:`` line, from ``rmflow COMMAND``, matching ``pattern``, and no traceback."""
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"rmflow {command}: error: "), err
+    assert re.search(pattern, lines[0]), lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="session")
+def assert_one_error() -> Callable[[str, str, str], None]:
+    """:func:`one_error` as a fixture."""
+    return one_error
+
+
 @pytest.fixture(scope="session")
 def tree_digest() -> Callable[[Path], dict[str, str]]:
     """:func:`digest` as a fixture."""

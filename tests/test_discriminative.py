@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tiny import one_thread, tiny_backbone  # noqa: E402, F401
+from tiny import dprm_reward_args, one_thread, tiny_backbone  # noqa: E402, F401
 
 from rmflow import cli  # noqa: E402
 from rmflow.backbone import build_backbone, write_mini_corpus  # noqa: E402
@@ -228,19 +228,7 @@ def test_preset_must_match_task_type(world, tmp_path):
 
 # --------------------------------------------------------------------------- reward stage
 def _reward_args(world: Path, model: Path, out: Path, **kw) -> argparse.Namespace:
-    base = dict(
-        task_type="dPRM",
-        model_id=str(model),
-        data_path=str(world / "corpus" / "test"),
-        output_dir=str(out),
-        category="math,law",
-        per_device_batch_size=3,
-        revision=None,
-        chunk_questions=2,
-        dtype="float32",
-        base_model=None,
-    )
-    return argparse.Namespace(**{**base, **kw})
+    return dprm_reward_args(model, world / "corpus" / "test", out, **kw)
 
 
 def test_reward_stage_writes_valid_files_and_resumes(tmp_path, world, monkeypatch):

@@ -6,7 +6,6 @@ underneath); without CUDA they form a gloo group on CPU.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tiny import tiny_backbone  # noqa: E402
+from tiny import dprm_reward_args, tiny_backbone, torch_threads  # noqa: E402
 
 from rmflow.backbone import build_backbone, write_mini_corpus  # noqa: E402
 from rmflow.discriminative import reward as reward_mod  # noqa: E402
@@ -27,30 +26,16 @@ SIZES = tiny_backbone(pretrain_steps=4)
 
 def test_two_processes_write_the_same_bytes_as_one(tmp_path):
     corpus = write_mini_corpus(tmp_path / "corpus", categories=("math", "law"), questions=5)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    args = dprm_reward_args(tmp_path / "bb", corpus / "test", tmp_path / "one")
+    with torch_threads(1):
         build_backbone(tmp_path / "bb", corpus, **SIZES)
-        common = dict(
-            task_type="dPRM",
-            model_id=str(tmp_path / "bb"),
-            data_path=str(corpus / "test"),
-            category="math,law",
-            per_device_batch_size=3,
-            revision=None,
-            chunk_questions=2,
-            dtype="float32",
-            base_model=None,
-        )
-        reward_mod.run(argparse.Namespace(output_dir=str(tmp_path / "one"), **common))
-    finally:
-        torch.set_num_threads(before)
+        reward_mod.run(args)
     with socket.socket() as sock:  # a free port for the rendezvous
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
     cmd += ["-m", "rmflow.cli", "reward"]
-    cmd += ["--task_type", "dPRM", "--model_id", common["model_id"], "--data_path", common["data_path"]]
+    cmd += ["--task_type", "dPRM", "--model_id", args.model_id, "--data_path", args.data_path]
     cmd += ["--output_dir", str(tmp_path / "two"), "--category", "math,law", "--dtype", "float32"]
     cmd += ["--chunk_questions", "2", "--per_device_batch_size", "3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}

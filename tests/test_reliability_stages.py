@@ -8,7 +8,6 @@ also show that a finished category is skipped, not rewritten.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -189,7 +188,7 @@ def stage_world(tiny_world, tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_to_model_stages(case: Case, stage_world, tmp_path, monkeypatch, capsys, tree_digest,
-                                   one_torch_thread):  # fmt: skip
+                                   one_torch_thread, assert_one_error):  # fmt: skip
     w = tmp_path / "w"
     shutil.copytree(stage_world, w, symlinks=True)
     monkeypatch.chdir(w)
@@ -202,11 +201,7 @@ def test_bad_input_to_model_stages(case: Case, stage_world, tmp_path, monkeypatc
     code = main([*command(case.stage, w), *case.extra])  # any other exception escapes and fails the test
     err = capsys.readouterr().err
     assert code == 2, err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert len(errors) == 1, err
-    assert errors[0].startswith(f"rmflow {command(case.stage, w)[0]}: error: "), err
-    assert re.search(case.message, errors[0]), errors[0]
-    assert "Traceback" not in err
+    assert_one_error(err, command(case.stage, w)[0], case.message)
     # earlier outputs untouched; resumable work files (.chunks/) may have been started
     after = {k: v for k, v in tree_digest(w / "out").items() if not k.startswith(".chunks/")}
     assert after == before

@@ -1,5 +1,7 @@
-"""Sizes of the throw-away backbones the tests build (``rmflow.backbone.build_backbone`` keywords)."""
+"""Sizes of the throw-away backbones the tests build (``rmflow.backbone.build_backbone`` keywords),
+their torch threads, and the scoring arguments the discriminative tests run them with."""
 
+import argparse
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +23,23 @@ TINY_BACKBONE: dict[str, Any] = dict(
 def tiny_backbone(**overrides: Any) -> dict[str, Any]:
     """The tiny sizes with ``overrides`` applied."""
     return {**TINY_BACKBONE, **overrides}
+
+
+def dprm_reward_args(model: object, data: object, out: object, **overrides: Any) -> argparse.Namespace:
+    """Arguments of ``rmflow.discriminative.reward.run``: dPRM scoring of math and law in small chunks."""
+    base = dict(
+        task_type="dPRM",
+        model_id=str(model),
+        data_path=str(data),
+        output_dir=str(out),
+        category="math,law",
+        per_device_batch_size=3,
+        revision=None,
+        chunk_questions=2,
+        dtype="float32",
+        base_model=None,
+    )
+    return argparse.Namespace(**{**base, **overrides})
 
 
 @contextlib.contextmanager
