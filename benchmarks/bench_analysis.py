@@ -23,7 +23,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench_evaluate import _run, prepare, rmflow_executable
+from bench_evaluate import _run, add_input_arguments, prepare, rmflow_executable
 
 
 def _seed_plots(rmflow: str, out: Path) -> tuple[float, float]:
@@ -73,12 +73,9 @@ def _pair(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", type=int, default=150, help="questions per category")
-    ap.add_argument("--cots", type=int, default=128, help="CoTs per question")
-    ap.add_argument("--num_runs", type=int, default=100)
+    add_input_arguments(ap)
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=1, help="evaluate / analyze pairs, run alternately")
-    ap.add_argument("--keep", help="generate into (or reuse) this directory instead of a temporary one")
     args = ap.parse_args()
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_analysis."))

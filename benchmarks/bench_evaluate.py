@@ -143,12 +143,17 @@ def rmflow_executable() -> str:
     return shutil.which("rmflow", path=os.path.dirname(sys.executable)) or "rmflow"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_input_arguments(ap: argparse.ArgumentParser) -> None:
+    """The flags that size the generated input (shared with ``bench_analysis.py``)."""
     ap.add_argument("--questions", type=int, default=150, help="questions per category")
     ap.add_argument("--cots", type=int, default=128, help="CoTs per question")
     ap.add_argument("--num_runs", type=int, default=100)
     ap.add_argument("--keep", help="generate into (or reuse) this directory instead of a temporary one")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_input_arguments(ap)
     args = ap.parse_args()
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_evaluate."))

@@ -146,12 +146,14 @@ def test_batching_across_prompts_matches_one_at_a_time(backend):
 
 def test_tiny_sft_then_scoring(world, tmp_path):
     ckpt, rewards = tmp_path / "gORM", tmp_path / "rewards"
-    rc = main(
-        ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--model_id", str(world / "backbone")]
-        + ["--data_path", str(world / "synth" / "train_gORM"), "--output_dir", str(ckpt), "--category", CATS]
-        + ["--per_device_batch_size", "2", "--max_steps", "2", "--set", "effective_batch_size=2"]
-    )
-    assert rc == 0
+
+    def train(max_steps: int) -> int:
+        argv = ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--model_id", str(world / "backbone")]
+        argv += ["--data_path", str(world / "synth" / "train_gORM"), "--output_dir", str(ckpt)]
+        argv += ["--category", CATS, "--per_device_batch_size", "2", "--max_steps", str(max_steps)]
+        return main([*argv, "--set", "effective_batch_size=2"])
+
+    assert train(2) == 0
     summary = json.loads((ckpt / "rmflow_train.json").read_text())
     assert summary["global_steps"] == 2 and summary["gradient_accumulation_steps"] == 1
     assert [h["loss"] for h in summary["log_history"] if "loss" in h]
@@ -187,12 +189,7 @@ def test_tiny_sft_then_scoring(world, tmp_path):
     assert set(counts) == set(CATS.split(",")) and all(c["samples"] == 12 for c in counts.values())
 
     # a rerun with more steps resumes from the last checkpoint
-    rc = main(
-        ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--model_id", str(world / "backbone")]
-        + ["--data_path", str(world / "synth" / "train_gORM"), "--output_dir", str(ckpt), "--category", CATS]
-        + ["--per_device_batch_size", "2", "--max_steps", "3", "--set", "effective_batch_size=2"]
-    )
-    assert rc == 0
+    assert train(3) == 0
     summary = json.loads((ckpt / "rmflow_train.json").read_text())
     assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_steps"] == 3
 
