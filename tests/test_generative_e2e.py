@@ -148,8 +148,8 @@ def test_tiny_sft_then_scoring(world, tmp_path):
     ckpt, rewards = tmp_path / "gORM", tmp_path / "rewards"
 
     def train(max_steps: int) -> int:
-        argv = ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--model_id", str(world / "backbone")]
-        argv += ["--data_path", str(world / "synth" / "train_gORM"), "--output_dir", str(ckpt)]
+        argv = ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--output_dir", str(ckpt)]
+        argv += ["--model_id", str(world / "backbone"), "--data_path", str(world / "synth" / "train_gORM")]
         argv += ["--category", CATS, "--per_device_batch_size", "2", "--max_steps", str(max_steps)]
         return main([*argv, "--set", "effective_batch_size=2"])
 
