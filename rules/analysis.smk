@@ -25,8 +25,8 @@ rule analyze:
     shell:
         stage(
             "analyze",
-            f"{RMFLOW} analyze --data_path {{input.data}} --output_dir {ANALYSIS_DIR} --plot_dir {ANALYSIS_PLOT_DIR} "
-            f"--category {CATEGORY} {{params.flags}}"
+            f"{RMFLOW} analyze --data_path {{input.data:q}} --output_dir {sh(ANALYSIS_DIR)} --plot_dir {sh(ANALYSIS_PLOT_DIR)} "
+            f"--category {sh(CATEGORY)} {{params.flags}}"
         )
 
 

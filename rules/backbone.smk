@@ -25,4 +25,4 @@ rule init_backbone:
     conda:
         "../envs/train.yaml"
     shell:
-        stage("init_backbone", f"{RMFLOW} init-backbone --output_dir {{output}} --corpus_dir {SYNTH_DIR} {{params.flags}}")
+        stage("init_backbone", f"{RMFLOW} init-backbone --output_dir {{output:q}} --corpus_dir {sh(SYNTH_DIR)} {{params.flags}}")

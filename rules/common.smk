@@ -45,6 +45,11 @@ class ConfigError(ValueError):
     """A configuration that passes the schema but is inconsistent (e.g. an unknown backbone)."""
 
 
+def sh(value):
+    """A config-derived word (path, category list) quoted for the shell."""
+    return shlex.quote(str(value))
+
+
 def canonical(obj):
     """The config slice as canonical JSON: sorted keys, no whitespace (stable across runs)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
@@ -85,7 +90,7 @@ def stage(rule, command):
     return (
         'export PYTHONPATH="$RMFLOW_ROOT/src${{PYTHONPATH:+:$PYTHONPATH}}" OMP_NUM_THREADS={threads}\n'
         'started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"\n'
-        f"{command} > {{log}} 2>&1\n"
+        f"{command} > {{log:q}} 2>&1\n"
         f"{RMFLOW} provenance --rule={rule} --params {{params.cfg:q}} --started \"$started\" "
         "--input {input:q} --output {output:q} >> {log} 2>&1"
     )

@@ -31,8 +31,8 @@ rule generate_critiques:
     shell:
         stage(
             "generate_critiques",
-            f"{RMFLOW} generate --task_type {{wildcards.task}} --data_path {{input.data}} "
-            f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
+            f"{RMFLOW} generate --task_type {{wildcards.task}} --data_path {{input.data:q}} "
+            f"--output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}"
         )
 
 
@@ -71,8 +71,8 @@ rule preprocess_critiques:
     shell:
         stage(
             "preprocess_critiques",
-            f"{RMFLOW} preprocess --task_type {{wildcards.task}} --data_path {{input.data}} "
-            f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
+            f"{RMFLOW} preprocess --task_type {{wildcards.task}} --data_path {{input.data:q}} "
+            f"--output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}"
         )
 
 
@@ -95,6 +95,6 @@ rule shorten_critiques:
     shell:
         stage(
             "shorten_critiques",
-            f"{RMFLOW} shorten --task_type {{wildcards.task}} --data_path {{input}} "
-            f"--output_dir {{output}} --category {CATEGORY}"
+            f"{RMFLOW} shorten --task_type {{wildcards.task}} --data_path {{input:q}} "
+            f"--output_dir {{output:q}} --category {sh(CATEGORY)}"
         )

@@ -18,7 +18,7 @@ rule synth:
     conda:
         "../envs/light.yaml"
     shell:
-        stage("synth", f"{RMFLOW} synth --output_dir {SYNTH_DIR} --category {CATEGORY} {{params.flags}}")
+        stage("synth", f"{RMFLOW} synth --output_dir {sh(SYNTH_DIR)} --category {sh(CATEGORY)} {{params.flags}}")
 
 
 rule export_data:
@@ -39,7 +39,7 @@ rule export_data:
     conda:
         "../envs/light.yaml"
     shell:
-        stage("export_data", f"{RMFLOW} export --kind {{wildcards.kind}} --output_dir {{output}} --category {CATEGORY} {{params.flags}}")
+        stage("export_data", f"{RMFLOW} export --kind {{wildcards.kind}} --output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}")
 
 
 rule export_test:
@@ -60,4 +60,4 @@ rule export_test:
     conda:
         "../envs/light.yaml"
     shell:
-        stage("export_test", f"{RMFLOW} export --kind test --output_dir {{output}} --category {CATEGORY} {{params.flags}}")
+        stage("export_test", f"{RMFLOW} export --kind test --output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}")

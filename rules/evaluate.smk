@@ -24,7 +24,7 @@ rule evaluate:
     shell:
         stage(
             "evaluate",
-            f"{RMFLOW} evaluate --data_path {{input.data}} --output_dir {EVAL_DIR} --category {CATEGORY} "
+            f"{RMFLOW} evaluate --data_path {{input.data:q}} --output_dir {sh(EVAL_DIR)} --category {sh(CATEGORY)} "
             "{params.flags}"
         )
 
@@ -50,4 +50,4 @@ rule plot:
     conda:
         "../envs/light.yaml"
     shell:
-        stage("plot", f"{RMFLOW} plot --input_file {{input}} --output_file {PLOT_DIR}/{{wildcards.table}} {{params.flags}}")
+        stage("plot", f"{RMFLOW} plot --input_file {{input:q}} --output_file {sh(PLOT_DIR)}/{{wildcards.table}} {{params.flags}}")

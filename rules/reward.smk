@@ -38,8 +38,8 @@ rule reward:
     shell:
         stage(
             "reward",
-            f"{LAUNCH} {{resources.gpu}} reward --task_type {{params.task_type}} --data_path {{input.data}} "
-            f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
+            f"{LAUNCH} {{resources.gpu}} reward --task_type {{params.task_type}} --data_path {{input.data:q}} "
+            f"--output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}"
         )
 
 
@@ -64,4 +64,4 @@ rule export_rewards:
     conda:
         "../envs/light.yaml"
     shell:
-        stage("export_rewards", f"{RMFLOW} export --kind reward --output_dir {{output}} --category {CATEGORY} {{params.flags}}")
+        stage("export_rewards", f"{RMFLOW} export --kind reward --output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}")

@@ -29,8 +29,8 @@ rule train_rm:
     shell:
         stage(
             "train_rm",
-            f"{LAUNCH} {{resources.gpu}} train --task_type {{params.task_type}} --data_path {{input.data}} "
-            f"--output_dir {{output}} --category {CATEGORY} {{params.flags}}"
+            f"{LAUNCH} {{resources.gpu}} train --task_type {{params.task_type}} --data_path {{input.data:q}} "
+            f"--output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}"
         )
 
 
@@ -56,6 +56,6 @@ rule training_curves:
     shell:
         stage(
             "training_curves",
-            'python "$RMFLOW_ROOT/workflow/scripts/training_curves.py" --checkpoints {input} '
-            "--output {output} {params.flags}",
+            'python "$RMFLOW_ROOT/workflow/scripts/training_curves.py" --checkpoints {input:q} '
+            "--output {output:q} {params.flags}",
         )
