@@ -34,7 +34,7 @@ from rmflow.chat_template import (
     USER,
 )
 from rmflow.errors import UserError
-from rmflow.io import read_records, write_json
+from rmflow.io import follow_umask, read_records, write_json
 from rmflow.prompts import (
     NEGATIVE_TOKEN,
     ORM_VERDICT,
@@ -383,6 +383,7 @@ def build_backbone(output_dir: str | Path, corpus_dir: str | Path, **sizes: Any)
             "build_seconds": round(time.perf_counter() - start, 2),
         }
         write_json(tmp / "rmflow_backbone.json", summary, indent=1)
+        follow_umask(tmp)  # mkdtemp made it 0700, safetensors writes 0600
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

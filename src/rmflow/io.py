@@ -1,4 +1,9 @@
-"""File I/O shared by every stage: atomic writes and record files with precise error messages."""
+"""File I/O shared by every stage: atomic writes and record files with precise error messages.
+
+Outputs get the permissions a plain ``open``/``mkdir`` would give them under the process umask (files
+``0666 & ~umask``, directories ``0777 & ~umask``), also when they are staged through ``mkstemp`` /
+``mkdtemp`` (created 0600 / 0700) or written by libraries that create 0600 files (safetensors).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -13,8 +19,49 @@ from typing import Any
 
 from rmflow.errors import RecordError, UserError
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+def current_umask() -> int:
+    """The process umask, read from ``/proc`` where available (setting it to probe would race threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(path: str | os.PathLike[str]) -> None:
+    """Give ``path`` (a file, or a directory and everything under it) the umask's permissions.
+
+    Files become ``0666 & ~umask`` (``0777 & ~umask`` when executable by their owner), directories
+    ``0777 & ~umask``; symbolic links are left alone.
+    """
+    mask = current_umask()
+
+    def fix(p: str) -> None:
+        st = os.lstat(p)
+        if stat.S_ISDIR(st.st_mode) or st.st_mode & stat.S_IXUSR:
+            mode = 0o777 & ~mask
+        elif stat.S_ISREG(st.st_mode):
+            mode = 0o666 & ~mask
+        else:
+            return
+        if stat.S_IMODE(st.st_mode) != mode:
+            os.chmod(p, mode)
+
+    root = os.fspath(path)
+    if os.path.islink(root):
+        return
+    fix(root)
+    if os.path.isdir(root):
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in (*dirnames, *filenames):
+                if not os.path.islink(os.path.join(dirpath, name)):
+                    fix(os.path.join(dirpath, name))
 
 
 @contextlib.contextmanager
@@ -24,9 +71,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual permissions
     try:
         yield Path(tmp)
+        follow_umask(tmp)  # mkstemp creates 0600 (so do writers that replace the file)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -39,7 +86,8 @@ def staged_outputs(output_dir: str | os.PathLike[str], last: Sequence[str] = ())
 
     Files written under it are moved into ``output_dir`` (each by an atomic rename) only when the block
     succeeds, so a stage failing part-way (a bad later category) leaves every earlier output as it was.
-    Files named in ``last`` (completion markers such as a summary) are moved after all others.
+    Files named in ``last`` (completion markers such as a summary) are moved after all others. Each
+    file gets the umask's permissions on the way (:func:`follow_umask`).
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -50,6 +98,7 @@ def staged_outputs(output_dir: str | os.PathLike[str], last: Sequence[str] = ())
             if path.is_file():
                 target = out / path.relative_to(staging)
                 target.parent.mkdir(parents=True, exist_ok=True)
+                follow_umask(path)
                 os.replace(path, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
