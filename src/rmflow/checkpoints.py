@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from rmflow.adapter_base import BASE_KEY, resolve_base
 from rmflow.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,20 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
 
 
 def adapter_config(model_id: str, revision: str | None = None) -> dict[str, Any] | None:
-    """``adapter_config.json`` of a LoRA adapter (local directory or hub id), or None for a full model."""
+    """``adapter_config.json`` of a LoRA adapter (local directory or hub id), or None for a full model.
+
+    A local adapter's base recorded relative to it (:mod:`rmflow.adapter_base`) comes back resolved
+    against the adapter's directory, so a moved results tree loads its own backbone.
+    """
     local = Path(model_id)
     if local.is_dir():
         path = local / "adapter_config.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if not path.is_file():
+            return None
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cfg.get(BASE_KEY), str):
+            cfg[BASE_KEY] = resolve_base(cfg[BASE_KEY], local)
+        return cfg
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 

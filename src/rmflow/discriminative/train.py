@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from rmflow.adapter_base import make_base_portable
 from rmflow.categories import resolve_categories
 from rmflow.checkpoints import last_complete_checkpoint
 from rmflow.data import is_local, load_records, local_file
@@ -315,6 +316,7 @@ def train(
     if trainer.is_world_process_zero():
         with staged_outputs(out, last=(SUMMARY_FILE,)) as tmp:
             trainer.model.save_pretrained(tmp)
+            make_base_portable(tmp, out)  # a backbone in the same results tree: by relative path
             tokenizer.save_pretrained(tmp)
             write_json(tmp / SUMMARY_FILE, summary, indent=1)
         shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: resume state no longer needed

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rmflow.adapter_base import make_base_portable
 from rmflow.categories import resolve_categories
 from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
 from rmflow.checkpoints import last_complete_checkpoint
@@ -183,6 +184,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if trainer.is_world_process_zero():  # adapter, tokenizer, then the summary as completion marker
         with staged_outputs(out, last=("rmflow_train.json",)) as tmp:
             trainer.model.save_pretrained(tmp)
+            make_base_portable(tmp, out)  # a backbone in the same results tree: by relative path
             trainer.processing_class.save_pretrained(tmp)
             write_json(tmp / "rmflow_train.json", summary, indent=2)
     return summary
