@@ -12,6 +12,7 @@ rule evaluate:
         weighted_vote=report(
             f"{EVAL_DIR}/weighted_vote.csv", caption="../workflow/report/table.rst", category="Tables"
         ),
+        summary=f"{EVAL_DIR}/summary.json",  # settings and counts: written by `rmflow evaluate`, recorded too
     params:
         cfg=lambda wc: evaluation_params(),
         flags=lambda wc: evaluation_flags(),

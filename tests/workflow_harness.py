@@ -57,6 +57,7 @@ def main():
     elif stage == "evaluate":
         write(out / "best_of_n.csv")
         write(out / "weighted_vote.csv")
+        write(out / "summary.json")
     elif stage == "reward":
         write(out / "law_reward.json")
     elif stage == "train":

@@ -1,11 +1,15 @@
 """``rmflow audit [TARGET ...]``: check artifacts against their provenance records, down the lineage.
 
-From each target (default: the plots under ``results/plots``) the audit follows the recorded inputs —
-plot -> CSV -> reward files -> checkpoint -> training data -> hub revision — and reports every artifact:
+From each target (default: every final artifact under the results root, i.e. every recorded artifact that
+no other record lists as an input: plots, analysis tables and figures, training curves, ...) the audit
+follows the recorded inputs — plot -> CSV -> reward files -> checkpoint -> training data -> hub revision —
+and reports every artifact:
 
-* ``ok``          its content hash matches its record and so do the hashes of its inputs;
-* ``modified``    its own content changed since it was produced;
-* ``stale``       an input changed since it was produced (the artifact is out of date);
+* ``ok``          its content hash matches its record, so do its inputs' hashes, and nothing upstream is off;
+* ``modified``    its own content changed since it was produced (for a directory: which files changed,
+                  went missing or were added);
+* ``stale``       an input changed since it was produced, or anything upstream of it (named) is modified,
+                  stale or missing, or a checkpoint loads a backbone other than the one it was trained on;
 * ``missing``     the artifact (or an input it was made from) no longer exists;
 * ``unrecorded``  a target without any provenance record;
 * ``source``      an input that no rule produced (a local dataset directory): checked by hash only.
@@ -17,16 +21,20 @@ works on a results tree copied elsewhere.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rmflow.adapter_base import ADAPTER_CONFIG, BASE_KEY, is_relative_ref, resolve_base
 from rmflow.errors import UserError
-from rmflow.provenance import SUFFIX, digest, load_record, record_path
+from rmflow.provenance import SUFFIX, digest, load_record, record_path, tree_changes
 
 BAD = frozenset({"modified", "stale", "missing", "unrecorded"})
+#: files named per change kind before the rest is summarised as a count
+SHOW_FILES = 8
 
 
 @dataclass
@@ -40,6 +48,12 @@ class Node:
     hub: list[dict[str, Any]] = field(default_factory=list)
     inputs: list[Node] = field(default_factory=list)
     record: Path | None = None
+    #: files of a directory artifact that differ from its record: {"changed"|"missing"|"added": [...]}
+    files: dict[str, list[str]] = field(default_factory=dict)
+    #: the problem is the artifact's own (its content, its inputs' hashes, its backbone), not inherited
+    own: bool = False
+    #: artifacts upstream whose own problem makes this one stale: path -> their status
+    upstream: dict[Path, str] = field(default_factory=dict)
 
 
 def _norm(path: str | os.PathLike[str]) -> Path:
@@ -52,6 +66,20 @@ def _show(path: Path) -> str:
     except ValueError:
         return str(path)
     return str(path) if rel.startswith("../..") else rel
+
+
+def _describe(changes: dict[str, list[str]]) -> str:
+    """``changed a.json, b.json; missing c.json`` (long lists cut to :data:`SHOW_FILES` names)."""
+    parts = []
+    for kind, files in changes.items():
+        names = ", ".join(files[:SHOW_FILES])
+        more = f" and {len(files) - SHOW_FILES} more" if len(files) > SHOW_FILES else ""
+        parts.append(f"{kind} {names}{more}")
+    return "; ".join(parts)
+
+
+def _suffix(changes: dict[str, list[str]]) -> str:
+    return f" ({_describe(changes)})" if changes else ""
 
 
 class Auditor:
@@ -82,7 +110,7 @@ class Auditor:
         if rec_file is None:
             exists = artifact.exists()
             status = ("unrecorded" if target else "source") if exists else "missing"
-            node = Node(artifact, status)
+            node = Node(artifact, status, own=status in BAD)
             if status == "unrecorded":
                 node.details.append(f"no provenance record ({record_path(artifact).name})")
             self._nodes[artifact] = node
@@ -92,8 +120,8 @@ class Auditor:
         base = rec_file.parent
         node = Node(artifact, "ok", rule=rec.get("rule"), hub=list(rec.get("hub") or []), record=rec_file)
         self._nodes[artifact] = node  # before recursing: shared inputs and cycles resolve to this node
-        key = os.path.relpath(artifact, base)
-        expected = (rec["outputs"].get(Path(key).as_posix()) or {}).get("sha256")
+        key = Path(os.path.relpath(artifact, base)).as_posix()
+        expected = rec["outputs"].get(key)
         current = self.digest(artifact)
         problems: list[str] = []
         if current is None:
@@ -101,10 +129,12 @@ class Auditor:
         elif expected is None:
             node.status = "unrecorded"
             node.details.append(f"{rec_file.name} does not list this artifact as an output")
-        elif current["sha256"] != expected:
+        elif current["sha256"] != expected.get("sha256"):
             node.status = "modified"
-            problems.append("content differs from its provenance record")
+            node.files = tree_changes(expected, current)
+            problems.append(f"content differs from its provenance record{_suffix(node.files)}")
 
+        direct: set[Path] = set()  # inputs whose own hash no longer matches the record
         for rel, recorded in rec["inputs"].items():
             child_path = _norm(base / rel)
             child = self.check(child_path)
@@ -112,12 +142,63 @@ class Auditor:
             now = self.digest(child_path)
             if now is None:
                 problems.append(f"input {_show(child_path)} is missing")
+                direct.add(child.path)
             elif recorded is None or now["sha256"] != recorded.get("sha256"):
-                problems.append(f"input {_show(child_path)} changed since this was produced")
-                if node.status == "ok":
-                    node.status = "stale"
+                changes = tree_changes(recorded, now)
+                problems.append(
+                    f"input {_show(child_path)} changed since this was produced{_suffix(changes)}"
+                )
+                direct.add(child.path)
+        backbone = self.backbone_problem(artifact, rec, base) if current is not None else None
+        if backbone:
+            problems.append(backbone)
+        if node.status == "ok" and (direct or backbone):
+            node.status = "stale"
+        node.own = node.status in BAD
+
+        for child in node.inputs:  # staleness travels up to every consumer, naming its origin
+            if child.own:
+                node.upstream.setdefault(child.path, child.status)
+            for path_, status in child.upstream.items():
+                node.upstream.setdefault(path_, status)
+        inherited = {p: s for p, s in node.upstream.items() if p not in direct}
+        if inherited:
+            if node.status == "ok":
+                node.status = "stale"
+            problems.extend(f"upstream {_show(p)} is {s}" for p, s in inherited.items())
         node.details.extend(problems)
         return node
+
+    @staticmethod
+    def backbone_problem(artifact: Path, rec: dict[str, Any], base: Path) -> str | None:
+        """Why a checkpoint would not load the backbone it was trained on (None: it would, or no adapter).
+
+        The base named in its ``adapter_config.json`` (resolved as the scorers resolve it) must be one of
+        the inputs its record lists: then the input's hash check compares the backbone it loads now with
+        the one it was trained on. A local base elsewhere (e.g. the original tree of a copied results
+        tree) is flagged even when its content is the same.
+        """
+        cfg_file = artifact / ADAPTER_CONFIG
+        if not cfg_file.is_file():
+            return None
+        try:
+            ref = json.loads(cfg_file.read_text(encoding="utf-8")).get(BASE_KEY)
+        except (OSError, ValueError, AttributeError) as exc:
+            return f"{ADAPTER_CONFIG} is unreadable ({exc})"
+        if not isinstance(ref, str) or not ref:
+            return None
+        resolved = resolve_base(ref, artifact)
+        if not (is_relative_ref(ref) or os.path.isabs(ref) or os.path.isdir(resolved)):
+            return None  # a hub id: its revision is in the record
+        inputs = {os.path.realpath(base / rel) for rel in rec["inputs"]}
+        if os.path.realpath(resolved) in inputs:
+            return None
+        if not os.path.exists(resolved):
+            return f"its backbone {ref!r} ({ADAPTER_CONFIG}) does not exist"
+        return (
+            f"loads its backbone from {_show(_norm(resolved))} ({ADAPTER_CONFIG}), "
+            "which is not the backbone its record lists as an input"
+        )
 
 
 def walk(roots: list[Node]) -> list[Node]:
@@ -133,26 +214,27 @@ def walk(roots: list[Node]) -> list[Node]:
     return list(seen.values())
 
 
-def render(roots: list[Node]) -> list[str]:
-    """An indented tree; an artifact already shown is referenced, not repeated."""
+def render(roots: list[Node], quiet: bool = False) -> list[str]:
+    """An indented tree; an artifact already shown is referenced, not repeated (``quiet``: only the
+    artifacts that are not ok, with their details)."""
     lines: list[str] = []
     shown: set[Path] = set()
 
     def emit(node: Node, depth: int) -> None:
         pad = "  " * depth
         label = f"{node.status:<10} {pad}{_show(node.path)}"
+        hidden = quiet and node.status not in BAD
         if node.path in shown:
-            lines.append(f"{label}  (see above)")
+            if not hidden:
+                lines.append(f"{label}  (see above)")
             return
         shown.add(node.path)
-        if node.rule:
-            label += f"  [{node.rule}]"
-        lines.append(label)
-        for detail in node.details:
-            lines.append(f"{'':<10} {pad}  - {detail}")
-        for hub in node.hub:
-            rev = hub.get("resolved") or hub.get("revision") or "unresolved"
-            lines.append(f"{'':<10} {pad}  - hub {hub.get('type', '')} {hub.get('id')} @ {rev}")
+        if not hidden:
+            lines.append(f"{label}  [{node.rule}]" if node.rule else label)
+            lines.extend(f"{'':<10} {pad}  - {detail}" for detail in node.details)
+            for hub in node.hub:
+                rev = hub.get("resolved") or hub.get("revision") or "unresolved"
+                lines.append(f"{'':<10} {pad}  - hub {hub.get('type', '')} {hub.get('id')} @ {rev}")
         for child in node.inputs:
             emit(child, depth + 1)
 
@@ -162,10 +244,15 @@ def render(roots: list[Node]) -> list[str]:
 
 
 def default_targets(results: Path) -> list[Path]:
-    """The plots if they have records, else every recorded artifact under ``results``."""
-    plots = sorted((results / "plots").glob(f"*{SUFFIX}")) if (results / "plots").is_dir() else []
-    records = plots or sorted(results.rglob(f"*{SUFFIX}"))
-    return [r.parent / r.name[: -len(SUFFIX)] for r in records]
+    """Every artifact under ``results`` with a provenance record that no other record lists as an input
+    (the final targets: plots, analysis tables and figures, training curves, ...), sorted."""
+    artifacts: dict[Path, Path] = {}
+    consumed: set[Path] = set()
+    for rec_file in sorted(results.rglob(f"*{SUFFIX}")):
+        artifact = rec_file.parent / rec_file.name[: -len(SUFFIX)]
+        artifacts[_norm(artifact)] = artifact
+        consumed.update(_norm(rec_file.parent / rel) for rel in load_record(rec_file)["inputs"])
+    return [shown for path, shown in artifacts.items() if path not in consumed]
 
 
 def audit(targets: list[str | os.PathLike[str]]) -> tuple[list[Node], list[Node]]:
@@ -176,7 +263,9 @@ def audit(targets: list[str | os.PathLike[str]]) -> tuple[list[Node], list[Node]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("targets", nargs="*", help="artifacts to audit (default: the plots, else every record)")
+    p.add_argument(
+        "targets", nargs="*", help="artifacts to audit (default: every final artifact under --results)"
+    )
     p.add_argument("--results", default="results", help="results directory for the default targets")
     p.add_argument("--json", dest="json_out", default=None, help="also write the verdicts as JSON here")
     p.add_argument("--quiet", action="store_true", help="print only artifacts that are not ok")
@@ -187,9 +276,7 @@ def run(args: argparse.Namespace) -> None:
     if not targets:
         raise UserError(f"{args.results}: no provenance records (*{SUFFIX}) found; run the workflow first")
     roots, nodes = audit(targets)
-    lines = render(roots)
-    if args.quiet:
-        lines = [line for line in lines if line.split(" ", 1)[0] in BAD]
+    lines = render(roots, quiet=args.quiet)
     counts: dict[str, int] = {}
     for node in nodes:
         counts[node.status] = counts.get(node.status, 0) + 1
@@ -206,6 +293,8 @@ def run(args: argparse.Namespace) -> None:
                     "status": n.status,
                     "rule": n.rule,
                     "details": n.details,
+                    "files": n.files,
+                    "upstream": {_show(p): s for p, s in n.upstream.items()},
                     "hub": n.hub,
                     "inputs": [_show(c.path) for c in n.inputs],
                 }

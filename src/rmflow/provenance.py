@@ -2,9 +2,10 @@
 
 Every workflow output gets ``<output>.prov.json`` next to it (written atomically by
 ``rmflow provenance`` after the stage succeeded). A record holds the producing rule, its config slice
-(``params``), the sha256 of each input and output (directories: a hash of the sorted file tree), the
-pipeline's git commit, package versions, resolved hub revisions, host and start/end time. Paths in a
-record are relative to the record's own directory, so a copied results tree still resolves.
+(``params``), the sha256 of each input and output (directories: a hash of the sorted file tree and the
+sha256 of every file in it), the pipeline's git commit, package versions, resolved hub revisions, host and
+start/end time. Paths in a record are relative to the record's own directory, so a copied results tree
+still resolves.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from rmflow.errors import UserError
 from rmflow.io import write_json
 
-FORMAT = 1
+FORMAT = 2  # 2: directory digests list their files (``tree``)
 SUFFIX = ".prov.json"
 #: files inside directory artifacts that are bookkeeping, not content
 IGNORED_NAMES = frozenset({".snakemake_timestamp"})
@@ -72,7 +73,8 @@ def _tree_files(root: Path) -> list[Path]:
 
 
 def digest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """``{type, sha256, files, bytes}`` of a file or directory tree; None when it does not exist.
+    """``{type, sha256, files, bytes}`` of a file or directory tree (plus ``tree``: ``{relative path:
+    sha256}`` of each file of a directory); None when it does not exist.
 
     A directory's hash covers each file's relative path and content hash, in sorted order, so it is
     independent of mtimes, inode order and the directory's location.
@@ -83,12 +85,29 @@ def digest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     if path.is_dir():
         h = hashlib.sha256()
         size = 0
-        files = _tree_files(path)
-        for f in files:
-            h.update(f"{f.relative_to(path).as_posix()}\0{file_sha256(f)}\n".encode())
+        tree = {}
+        for f in _tree_files(path):
+            rel, sha = f.relative_to(path).as_posix(), file_sha256(f)
+            h.update(f"{rel}\0{sha}\n".encode())
+            tree[rel] = sha
             size += f.stat().st_size
-        return {"type": "dir", "sha256": h.hexdigest(), "files": len(files), "bytes": size}
+        return {"type": "dir", "sha256": h.hexdigest(), "files": len(tree), "bytes": size, "tree": tree}
     return None
+
+
+def tree_changes(recorded: dict[str, Any] | None, current: dict[str, Any] | None) -> dict[str, list[str]]:
+    """Files of a directory that changed, went missing or were added between two :func:`digest` results
+    (empty when either is not a directory digest with its ``tree``, e.g. a record written before format 2)."""
+    old = (recorded or {}).get("tree")
+    new = (current or {}).get("tree")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return {}
+    changes = {
+        "changed": sorted(f for f in old.keys() & new.keys() if old[f] != new[f]),
+        "missing": sorted(old.keys() - new.keys()),
+        "added": sorted(new.keys() - old.keys()),
+    }
+    return {kind: files for kind, files in changes.items() if files}
 
 
 # --------------------------------------------------------------------------- environment
