@@ -16,6 +16,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the light package, al
 from rmflow.errors import UserError  # noqa: E402
 from rmflow.presets import load_preset  # noqa: E402
 
+# What config/schema.yaml cannot check (config/README.md, "Checks"): duplicate keys in the config files,
+# references between sections, the results path, evaluation sizes. Runs before anything reads the
+# config, so a fault stops every run (dry or not) with one line naming the key.
+from rmflow.config_checks import ConfigError, check_config  # noqa: E402
+
+check_config(config, workflow.configfiles)
+
 RESULTS = config["results"]
 TEST = config["datasets"]["test"]["name"]
 CATEGORY = "all" if config["categories"] == "all" else ",".join(config["categories"])
@@ -39,10 +46,6 @@ NOT_FLAGS = {"backbone", "model", "revision", "resources", "set", "preset", "dat
 os.environ.update(RMFLOW_ROOT=str(Path(workflow.basedir).resolve()))
 RMFLOW = "python -m rmflow.cli"
 LAUNCH = 'bash "$RMFLOW_ROOT/workflow/scripts/launch.sh"'
-
-
-class ConfigError(ValueError):
-    """A configuration that passes the schema but is inconsistent (e.g. an unknown backbone)."""
 
 
 def sh(value):
@@ -289,11 +292,8 @@ PLOT_SUFFIXES = (".pdf", ".png", "_legend.pdf", "_legend.png")
 
 
 def replica_of(name):
-    """The compared model that reward model ``name`` is a replica of, or None."""
-    target = model(name).get("replica_of")
-    if target is not None and target not in COMPARED:
-        raise ConfigError(f"reward_models.{name}.replica_of: {target!r} is not a reward model of its own")
-    return target
+    """The compared model that reward model ``name`` is a replica of (checked at parse time), or None."""
+    return model(name).get("replica_of")
 
 
 def evaluation_params():
@@ -315,6 +315,3 @@ def evaluation_flags():
     }
     return f"{flags(config['evaluation'])} {flags(models) if COMPARED else ''}".strip()
 
-
-for _name in MODELS:  # a dangling `replica_of` fails every run, not only the analysis
-    replica_of(_name)

@@ -17,7 +17,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs")
-REAL_MODULES = ("__init__.py", "errors.py", "io.py", "presets.py", "provenance.py")
+REAL_MODULES = (
+    "__init__.py", "errors.py", "io.py", "presets.py", "provenance.py",
+    "config_checks.py", "evaluation/__init__.py", "evaluation/memory.py",
+)  # fmt: skip
 
 FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""
 import argparse
@@ -88,6 +91,7 @@ def make_workspace(dest: Path) -> Path:
     pkg = dest / "src" / "rmflow"
     pkg.mkdir(parents=True)
     for name in REAL_MODULES:
+        (pkg / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / "src" / "rmflow" / name, pkg / name)
     (pkg / "cli.py").write_text(FAKE_CLI)
     return dest

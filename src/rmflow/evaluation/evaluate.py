@@ -6,6 +6,12 @@
 Writes ``O/best_of_n.csv`` and ``O/weighted_vote.csv`` (SPEC §4.8, see :mod:`report`) and
 ``O/summary.json`` (the settings, question and CoT counts per category). The evaluator is the
 vectorized one of :mod:`vote`; :mod:`reference` is a plain loop computing the same tables.
+
+Before a category is evaluated its memory is estimated (:mod:`memory`): a ``--num_runs`` x ``--Ns``
+that would not fit stops the stage with one line. An N larger than some questions' CoT count is
+legal (such a question uses all its CoTs, in order, in every run of that N: the subsampling rule of
+config/README.md), but the row then averages fewer than N samples for those questions; one warning
+line gives the counts.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Sequence
 
+import numpy as np
 from tqdm import tqdm
 
 from rmflow.evaluation.inputs import load_category
+from rmflow.evaluation.memory import check_evaluation_memory
 from rmflow.evaluation.report import RunAccuracies, write_tables
 from rmflow.evaluation.settings import Settings, settings_from_args
 from rmflow.evaluation.settings import add_arguments as add_arguments
@@ -44,17 +53,57 @@ def write_summary(settings: Settings, counts: dict[str, dict[str, int]]) -> None
     )
 
 
+def fewer_cots(n_cots: np.ndarray, Ns: Sequence[int]) -> dict[int, int]:
+    """N -> how many questions have fewer than N CoTs (only the Ns for which some have)."""
+    counts = {n: int((n_cots < n).sum()) for n in Ns}
+    return {n: c for n, c in counts.items() if c}
+
+
+def short_cots_warning(
+    short: dict[int, dict[str, int]], questions: int, categories: int, fewest: int
+) -> str | None:
+    """One line on the Ns larger than some questions' CoT count (``short``: N -> {category: count})."""
+    if not short:
+        return None
+    parts = [
+        f"N={n}: {sum(per.values())} of {questions} questions, in {len(per)} of {categories} categories"
+        for n, per in sorted(short.items())
+    ]
+    return (
+        f"--Ns {' '.join(map(str, sorted(short)))} exceed the CoT count of some questions "
+        f"({'; '.join(parts)}; the fewest CoTs of a question: {fewest}): such a question uses all its "
+        "CoTs in every run of that N, so its row averages fewer than N samples"
+    )
+
+
 def evaluate(settings: Settings) -> dict[str, RunAccuracies]:
     """Per-run accuracies of every category; writes the tables and the summary."""
     start = time.perf_counter()
     per_category: dict[str, RunAccuracies] = {}
     counts = {}
+    short: dict[int, dict[str, int]] = {}  # N -> category -> questions with fewer than N CoTs
+    fewest = []  # the fewest CoTs of a question, per category
     for category in tqdm(settings.categories, desc="evaluate", unit="category", leave=False):
         data = load_category(settings.data_path, category, list(settings.models))
+        check_evaluation_memory(
+            len(data.q_ids),
+            settings.num_runs,
+            settings.Ns,
+            len(settings.models),
+            int(data.n_cots.max()),
+            where=f"{settings.data_path}, category {category}",
+        )
+        for n, count in fewer_cots(data.n_cots, settings.Ns).items():
+            short.setdefault(n, {})[category] = count
+        fewest.append(int(data.n_cots.min()))
         perms = permutations(data, settings.Ns, settings.num_runs, settings.seed)
         per_category[category] = accuracies(data, settings.Ns, perms)
         counts[category] = {"questions": len(data.q_ids), "cots": int(data.n_cots.sum())}
         log.debug("%s: %d questions, %d CoTs", category, len(data.q_ids), data.n_cots.sum())
+    questions = sum(c["questions"] for c in counts.values())
+    warning = short_cots_warning(short, questions, len(counts), min(fewest))
+    if warning:
+        log.warning(warning)
     paths = write_tables(
         settings.output_dir, per_category, settings.categories, settings.Ns, settings.model_names
     )
