@@ -288,8 +288,6 @@ def test_duplicate_keys_name_file_line_and_key(tmp_path):
 DRY_RUNS: list[tuple[str, Callable[[Path], str], str]] = [
     ("dtype", lambda w: variant(w, "dt", lambda c: c["reward_models"]["dORM"]["scoring"].update(dtype="fp8")),
      "On instance['reward_models']['dORM']['scoring']['dtype']:"),
-    ("dotted name", lambda w: variant(w, "dn", lambda c: c["reward_models"].update(
-        {"dORM.prov.json": c["reward_models"].pop("dORM")})), "'dORM.prov.json' does not match"),
     ("Ns", lambda w: variant(w, "ns", lambda c: c["evaluation"].update(Ns=[1, 2, 64])),
      "evaluation.Ns: N=64 is larger than synth.test_cots (16)"),
     ("num_runs", lambda w: variant(w, "nr", lambda c: c["evaluation"].update(num_runs=10**9)),
