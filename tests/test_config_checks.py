@@ -200,7 +200,7 @@ CASES: list[tuple[str, Callable[[dict], object], str, str]] = [
      "evaluation.num_runs 1000000000 x evaluation.Ns 1 2 4 8 16", "of memory, more than the limit of"),
     ("num_runs beyond memory, hub test set", lambda c: (
         c["datasets"]["test"].update(source="owner/test", name="t"), c["evaluation"].update(num_runs=10**10)),
-     "evaluation.num_runs 10000000000", "over one question per category"),
+     "evaluation.num_runs 10000000000", "over the smallest possible category (1 question, 4 reward models)"),
     ("results with ..", lambda c: c.update(results="../out"), "results:", "leaves the working directory"),
 ]  # fmt: skip
 

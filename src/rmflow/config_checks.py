@@ -173,7 +173,7 @@ def check_evaluation(config: Mapping[str, Any]) -> None:
             Ns,
             compared,
             synth["test_cots"] if synth else None,
-            where="a category of the synthetic test set" if synth else "one question per category",
+            where="a category of the synthetic test set" if synth else "the smallest possible category",
             names=("evaluation.num_runs", "evaluation.Ns"),
         )
     except UserError as exc:

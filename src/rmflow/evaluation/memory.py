@@ -102,8 +102,8 @@ def check_evaluation_memory(
     if limit is not None and need > limit:
         runs, ns = names
         raise UserError(
-            f"{runs} {num_runs} x {ns} {' '.join(map(str, Ns))} over {where} ({questions} questions, "
-            f"{models} reward models) needs about {human(need)} of memory, more than the limit of "
+            f"{runs} {num_runs} x {ns} {' '.join(map(str, Ns))} over {where} ({questions} "
+            f"question{'s' * (questions != 1)}, {models} reward models) needs about {human(need)} of memory, more than the limit of "
             f"{human(limit)} ({MEMORY_FRACTION:.0%} of the available memory); lower {runs} or the largest N"
         )
     return need
