@@ -1,6 +1,7 @@
 # rmflow: train and evaluate dORM / dPRM / gORM / gPRM across 14 domains, then plot best-of-N and
-# weighted-vote curves.  Default: `snakemake --profile profiles/default all` (config/config.yaml,
-# synthetic data, tiny backbone, CPU).  Paper: `--configfile config/paper.yaml`.  See config/README.md.
+# weighted-vote curves.  Default: `snakemake --cores 2 all` (config/config.yaml, synthetic data, tiny
+# backbone, CPU); on Slurm `snakemake --profile slurm TARGET`.  Paper: `--configfile=config/paper.yaml`.
+# See config/README.md.
 
 from snakemake.utils import min_version, validate
 

@@ -12,12 +12,9 @@ rule init_backbone:
     params:
         cfg=lambda wc: canonical({"build": backbone(wc.backbone)["build"]}),
         flags=lambda wc: flags(backbone(wc.backbone)["build"]),
-    threads: lambda wc: resources("init_backbone")["cpus_per_task"]
+    threads: job_threads("init_backbone")
     resources:
-        gpu=lambda wc: resources("init_backbone")["gpu"],
-        cpus_per_task=lambda wc: resources("init_backbone")["cpus_per_task"],
-        mem_mb=lambda wc: resources("init_backbone")["mem_mb"],
-        runtime=lambda wc: resources("init_backbone")["runtime"],
+        **job_resources("init_backbone"),
     log:
         f"logs/backbones/{{backbone}}.log",
     benchmark:

@@ -210,21 +210,55 @@ def preset_settings(name):
         raise ConfigError(f"reward_models.{name}.train: {exc}") from None
 
 
-def resources(family, override=None):
-    res = {**RESOURCE_DEFAULTS, **config.get("resources", {}).get(family, {}), **(override or {})}
+def tensor_parallel(family, wildcards):
+    """GPUs of a vLLM job (its engine's tensor-parallel size), or None for other backends."""
+    settings = teacher() if family == "generate" else scoring_cfg(wildcards.model) if family == "reward" else {}
+    return settings.get("tensor_parallel_size", 1) if settings.get("backend") == "vllm" else None
+
+
+def compute(family, wildcards, section=None):
+    """Compute of one job: built-in defaults < `resources.FAMILY` < the model's `SECTION.resources`;
+    a vLLM job gets exactly its tensor-parallel size in GPUs."""
+    override = model(wildcards.model).get(section, {}).get("resources", {}) if section else {}
+    res = {**RESOURCE_DEFAULTS, **config.get("resources", {}).get(family, {}), **override}
+    tp = tensor_parallel(family, wildcards)
+    if tp is not None:
+        if override.get("gpu", tp) != tp:
+            raise ConfigError(
+                f"reward_models.{wildcards.model}.{section}.resources.gpu is {override['gpu']} but a vLLM job "
+                f"uses tensor_parallel_size GPUs ({tp}): set one of them"
+            )
+        res["gpu"] = tp
     return res
 
 
-def resource(family, key, section=None):
-    """A resource getter for `resources:` / `threads:`; per-model overrides live in train/scoring."""
+#: cluster placement of GPU jobs, from the environment (see config/README.md, "Compute and placement")
+GPU_PLACEMENT = {"slurm_partition": "RMFLOW_SLURM_GPU_PARTITION", "gpu_model": "RMFLOW_GPU_MODEL"}
 
-    def get(wildcards):
-        override = None
-        if section is not None:
-            override = model(wildcards.model).get(section, {}).get("resources")
-        return resources(family, override)[key]
 
-    return get
+def job_resources(family, section=None):
+    """Resources of one family of rules (compute from the config), plus the GPU partition / model of
+    jobs that use a GPU when the environment names them (CPU jobs keep the profile's partition)."""
+
+    def get(key):
+        return lambda wildcards: compute(family, wildcards, section)[key]
+
+    def placement(var):
+        def get_placement(wildcards):
+            if compute(family, wildcards, section)["gpu"] > 0:
+                return os.environ[var]
+            return (os.environ.get("RMFLOW_SLURM_PARTITION") or None) if var.endswith("PARTITION") else ""
+
+        return get_placement
+
+    res = {key: get(key) for key in RESOURCE_DEFAULTS}
+    res.update({key: placement(var) for key, var in GPU_PLACEMENT.items() if os.environ.get(var)})
+    return res
+
+
+def job_threads(family, section=None):
+    """Threads of a job = the CPUs it asks for (also OMP_NUM_THREADS and torch's threads)."""
+    return lambda wildcards: compute(family, wildcards, section)["cpus_per_task"]
 
 
 # --------------------------------------------------------------------------- per-rule slices

@@ -16,12 +16,9 @@ rule generate_critiques:
             {"task_type": wc.task, "teacher": {**teacher(), "backbone": backbone_ref(teacher()["backbone"])}, "category": CATEGORY}
         ),
         flags=lambda wc: f"{backbone_flags(teacher()['backbone'])} {flags(teacher())}",
-    threads: lambda wc: resources("generate")["cpus_per_task"]
+    threads: job_threads("generate")
     resources:
-        gpu=lambda wc: resources("generate")["gpu"],
-        cpus_per_task=lambda wc: resources("generate")["cpus_per_task"],
-        mem_mb=lambda wc: resources("generate")["mem_mb"],
-        runtime=lambda wc: resources("generate")["runtime"],
+        **job_resources("generate"),
     log:
         f"logs/critiques/{{task}}_generate.log",
     benchmark:

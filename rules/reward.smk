@@ -23,12 +23,9 @@ rule reward:
         ),
         flags=lambda wc: f"{checkpoint_flags(wc.model)} {flags(scoring_cfg(wc.model))}",
         task_type=lambda wc: model(wc.model)["task_type"],
-    threads: resource("reward", "cpus_per_task", "scoring")
+    threads: job_threads("reward", "scoring")
     resources:
-        gpu=resource("reward", "gpu", "scoring"),
-        cpus_per_task=resource("reward", "cpus_per_task", "scoring"),
-        mem_mb=resource("reward", "mem_mb", "scoring"),
-        runtime=resource("reward", "runtime", "scoring"),
+        **job_resources("reward", "scoring"),
     log:
         f"logs/reward/{{model}}_{{test}}.log",
     benchmark:

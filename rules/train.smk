@@ -14,12 +14,9 @@ rule train_rm:
         cfg=lambda wc: train_params(wc.model),
         flags=lambda wc: train_flags(wc.model),
         task_type=lambda wc: model(wc.model)["task_type"],
-    threads: resource("train", "cpus_per_task", "train")
+    threads: job_threads("train", "train")
     resources:
-        gpu=resource("train", "gpu", "train"),
-        cpus_per_task=resource("train", "cpus_per_task", "train"),
-        mem_mb=resource("train", "mem_mb", "train"),
-        runtime=resource("train", "runtime", "train"),
+        **job_resources("train", "train"),
     log:
         f"logs/train/{{model}}.log",
     benchmark:

@@ -1,12 +1,14 @@
-"""The Slurm profile: the sbatch lines it produces per rule, and (opt-in) a real single-node cluster run.
+"""Slurm: what the jobs of `snakemake --profile slurm ...` receive, and (opt-in) a real single-node cluster.
 
-`test_sbatch_lines` always runs: it takes each job's resources from a dry run under profiles/slurm and
-builds the sbatch call with snakemake-executor-plugin-slurm's own functions.
+The stub tests run the README's cluster commands, as written there, through the real Snakemake CLI and the
+real snakemake-executor-plugin-slurm against a stand-in Slurm (tests/slurm_stubs.py: `sbatch` records its
+arguments and runs the job at once) and a stand-in `rmflow` (tests/workflow_harness.py), then check every
+submission line and what each job saw (threads, OMP_NUM_THREADS).
 
 `test_slurm_cluster_run` needs RMFLOW_SLURM_TEST=1, root, and Debian's slurm-wlm and munge
 (`apt-get install -y slurm-wlm munge`): it starts munged, slurmctld and slurmd on this host
 (proctrack/linuxproc, task/none, no cgroups, no accounting, long MinJobAge so that squeue reports
-finished jobs), runs a small target of the real pipeline through `--profile profiles/slurm`, audits the
+finished jobs), runs a small target of the real pipeline through `--profile slurm`, audits the
 result and stops the daemons it started. Remove the packages afterwards on a machine without a cluster:
 with the Slurm client installed but no controller reachable, the plugin probes `scontrol show config`
 whenever Snakemake builds its command line, which costs ~9 s per snakemake invocation.
@@ -15,21 +17,23 @@ whenever Snakemake builds its command line, which costs ~9 s per snakemake invoc
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workflow_harness import ROOT, make_workspace, snakemake, variant  # noqa: E402
+import slurm_stubs  # noqa: E402
+from workflow_harness import ROOT, make_workspace, snakemake  # noqa: E402
 
 SLURM_ENV = {
     "RMFLOW_SLURM_ACCOUNT": "rmproj",
@@ -37,91 +41,179 @@ SLURM_ENV = {
     "RMFLOW_SLURM_GPU_PARTITION": "gpuq",
     "RMFLOW_GPU_MODEL": "h100",
 }
+#: stands in for `accelerate launch` on a machine without GPUs: records the process count, runs one process
+ACCELERATE = r"""
+import os, sys
+args = sys.argv[2:]
+n = args[args.index("--num_processes") + 1]
+with open("accelerate.log", "a") as fh:
+    fh.write(n + "\n")
+rest = args[args.index("-m"):]
+os.execvp(sys.executable, [sys.executable, *rest])
+"""
 
 
-def _value(text: str):
-    text = text.strip()
-    return int(text) if re.fullmatch(r"-?\d+", text) else text
+def readme_commands(prefix: str) -> list[str]:
+    """The README's shell lines that start with ``prefix`` (comments stripped), as written there."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    return [line.split(" #")[0].strip() for line in lines if line.startswith(prefix)]
 
 
-def job_resources(out: str) -> dict[str, dict]:
-    """rule[wildcards] -> resources, from a dry run's job listing."""
-    jobs = {}
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
-        m = re.match(r"(local)?rule (\w+):", block)
-        res = re.search(r"^\s+resources: (.*)$", block, re.M)
-        if not m or not res or m.group(2) == "all":
-            continue
-        wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
-        name = f"{m.group(2)}[{wc.group(1)}]" if wc else m.group(2)
-        pairs = (item.split("=", 1) for item in res.group(1).split(", "))
-        jobs[name] = {"local": bool(m.group(1)), **{k: _value(v) for k, v in pairs}}
-    return jobs
+def run_on_stub_slurm(
+    work: Path, state: Path, command: str, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    argv = shlex.split(command)
+    assert argv[0] == "snakemake"
+    full = {**os.environ, **env, **slurm_stubs.install(state)}
+    full.pop("PYTHONPATH", None)
+    full["HF_HUB_OFFLINE"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *argv[1:], *slurm_stubs.FAST],
+        cwd=work,
+        env=full,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
 
 
-def sbatch_line(name: str, res: dict) -> str:
-    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
-    from snakemake_executor_plugin_slurm.utils import set_gres_string
+def by_rule(state: Path) -> dict[str, dict]:
+    """Submissions keyed like ``train_rm[gORM]`` (rule and wildcard values from the plugin's comment)."""
+    out = {}
+    for sub in slurm_stubs.submissions(state):
+        rule, _, wildcards = sub["rule"].removeprefix("rule_").partition("_wildcards_")
+        out[f"{rule}[{wildcards}]" if wildcards else rule] = sub
+    return out
 
-    resources = SimpleNamespace(**res)
-    resources.get = lambda key, default=None: res.get(key, default)
-    job = SimpleNamespace(resources=resources, threads=res.get("_cores", 1), name=name)
-    params = {
-        "run_uuid": "RUN",
-        "slurm_logfile": f"slurm_logs/{name}.log",
-        "comment_str": f"rule_{name}",
-        "account": f"-A {res['slurm_account']}",  # what the executor passes after validating it
-        "partition": f"-p {res['slurm_partition']}",
-        "workdir": "/work",
+
+def seen(work: Path, stage: str) -> list[dict]:
+    """What the stand-in `rmflow STAGE` saw in each job (environment, arguments)."""
+    calls = [json.loads(line) for line in (work / "calls.jsonl").read_text().splitlines()]
+    return [c for c in calls if c["stage"] == stage]
+
+
+def assert_flags(line: str, *flags: str) -> None:
+    words = shlex.split(line)
+    for flag in flags:
+        assert (flag in words) if " " not in flag else (flag in line), (flag, line)
+
+
+def test_readme_cluster_command_default(tmp_path):
+    """`snakemake --profile slurm results/plots/best_of_n.pdf` from the root of a fresh copy: every job is
+    submitted with the config's compute, CPU jobs get no GPU, and a job runs with the CPUs it asked for."""
+    (command,) = readme_commands("snakemake --profile slurm results/")
+    work = make_workspace(tmp_path / "wf")
+    cfg_path = work / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["resources"]["train"]["cpus_per_task"] = 2
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    run_on_stub_slurm(work, tmp_path / "slurm", command, SLURM_ENV)
+
+    assert (work / "results" / "plots" / "best_of_n.pdf").exists()
+    subs = by_rule(tmp_path / "slurm")
+    models = ("dORM", "dPRM", "gORM", "gPRM")
+    assert set(subs) == {
+        "synth",
+        "init_backbone[tiny]",
+        "evaluate",
+        "plot[best_of_n]",
+        *(f"train_rm[{m}]" for m in models),
+        *(f"reward[{m}_synth]" for m in models),
     }
-    return get_submit_command(job, params) + set_gres_string(job)
+    for name, sub in subs.items():
+        assert_flags(sub["line"], "-A rmproj", "-p cpuq")  # no job of the tiny default uses a GPU
+        assert "--gpus" not in sub["line"], name
+        assert "--cores 'all'" in sub["script"], name  # nothing of the submitting machine caps a job
+    for m in models:
+        assert_flags(subs[f"train_rm[{m}]"]["line"], "--cpus-per-task=2", "--mem 4000", "-t 60")
+        assert_flags(subs[f"reward[{m}_synth]"]["line"], "--cpus-per-task=1", "--mem 4000")
+    threads = {c["OMP_NUM_THREADS"] for c in seen(work, "train")}
+    assert threads == {str(min(2, os.cpu_count() or 1))}
+    assert all(c["SLURM_JOB_ID"] for c in seen(work, "train"))
 
 
-def test_sbatch_lines(tmp_path, monkeypatch):
-    pytest.importorskip("snakemake_executor_plugin_slurm")
-    for key, value in SLURM_ENV.items():
-        monkeypatch.setenv(key, value)
-    work = make_workspace(tmp_path)
-
-    def with_critiques(c):
-        c["reward_models"]["gORM"]["train"]["data"] = "critiques"
-
-    cfg = variant(work, "crit", with_critiques)
-    out = snakemake(work, "-n", "--profile", "profiles/slurm", "--configfile", cfg).stdout
-    jobs = job_resources(out)
-    lines = {name: sbatch_line(name, res) for name, res in jobs.items() if not res["local"]}
-    assert set(lines) >= {
-        "train_rm[model=gORM]",
-        "reward[model=gORM, test=synth]",
-        "generate_critiques[task=gORM]",
+def test_readme_cluster_command_paper_scale(tmp_path):
+    """The paper-scale command with every reward-model source that needs a GPU: train (with a per-model
+    override), published checkpoints (one served by vLLM with tensor parallel 2) and teacher critiques."""
+    (command,) = readme_commands("snakemake --profile slurm --configfile=config/paper.yaml")
+    work = make_workspace(tmp_path / "wf")
+    cfg = yaml.safe_load((work / "config" / "paper.yaml").read_text())
+    rms = cfg["reward_models"]
+    for rm in rms.values():
+        del rm["rewards"]
+    rms["dORM-14B"]["train"] = {
+        "preset": "dORM-14B",
+        "backbone": "14B",
+        "data": "train",
+        "per_device_batch_size": 4,
+        "resources": {"gpu": 1, "mem_mb": 64000},
     }
+    rms["dPRM-14B"]["checkpoint"] = "dongboklee/dPRM-14B"
+    rms["gORM-14B"]["train"] = {
+        "preset": "gORM-14B",
+        "backbone": "14B",
+        "data": "critiques",
+        "per_device_batch_size": 4,
+    }
+    rms["gPRM-14B"]["checkpoint"] = "dongboklee/gPRM-14B"
+    rms["gPRM-14B"]["scoring"]["tensor_parallel_size"] = 2
+    (work / "variant.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    bin_dir = tmp_path / "slurm" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "accelerate").write_text(f"#!{sys.executable}\n{ACCELERATE}")
+    (bin_dir / "accelerate").chmod(0o755)
+    run_on_stub_slurm(
+        work, tmp_path / "slurm", command.replace("config/paper.yaml", "variant.yaml"), SLURM_ENV
+    )
 
-    train = lines["train_rm[model=dPRM]"]
-    for flag in ("-A rmproj", "-p gpuq", "-t 1440", "--mem 256000", "--cpus-per-task=16", "--gpus=h100:4"):
-        assert flag in train, (flag, train)
-    reward = lines["reward[model=dORM, test=synth]"]
-    for flag in ("-p gpuq", "-t 720", "--mem 128000", "--cpus-per-task=8", "--gpus=h100:1"):
-        assert flag in reward, (flag, reward)
-    assert "--gpus=h100:4" in lines["generate_critiques[task=gORM]"]
-    # CPU rules: the CPU partition, the config's own sizes, no GPUs
-    backbone = lines["init_backbone[backbone=tiny]"]
-    for flag in ("-A rmproj", "-p cpuq", "-t 60", "--mem 4000", "--cpus-per-task=1", "--ntasks=1"):
-        assert flag in backbone, (flag, backbone)
-    for name in ("synth", "evaluate", "plot[table=best_of_n]", "preprocess_critiques[task=gORM]"):
-        assert "--gpus" not in lines[name] and "-p cpuq" in lines[name]
-    # hub exports would run on the login node
-    assert all(res["local"] for name, res in jobs.items() if name.startswith("export"))
+    assert (work / "results" / "paper" / "plots" / "best_of_n.pdf").exists()
+    subs = by_rule(tmp_path / "slurm")
+    gpu = ("-A rmproj", "-p gpuq")
+    assert_flags(
+        subs["train_rm[dORM-14B]"]["line"],
+        *gpu,
+        "--gpus=h100:1",
+        "--mem 64000",
+        "--cpus-per-task=16",
+        "-t 1440",
+    )
+    assert_flags(
+        subs["train_rm[gORM-14B]"]["line"], *gpu, "--gpus=h100:4", "--mem 256000", "--cpus-per-task=16"
+    )
+    assert_flags(subs["generate_critiques[gORM]"]["line"], *gpu, "--gpus=h100:4", "--cpus-per-task=16")
+    assert_flags(
+        subs["reward[dPRM-14B_test]"]["line"],
+        *gpu,
+        "--gpus=h100:1",
+        "--mem 128000",
+        "--cpus-per-task=8",
+        "-t 720",
+    )
+    assert_flags(subs["reward[dORM-14B_test]"]["line"], *gpu, "--gpus=h100:1")
+    assert_flags(subs["reward[gORM-14B_test]"]["line"], *gpu, "--gpus=h100:1")  # vLLM: tensor parallel 1
+    assert_flags(subs["reward[gPRM-14B_test]"]["line"], *gpu, "--gpus=h100:2")  # vLLM: tensor parallel 2
+    for name in ("preprocess_critiques[gORM]", "evaluate", "plot[best_of_n]"):
+        assert "--gpus" not in subs[name]["line"] and "-p cpuq" in subs[name]["line"], name
+    assert (work / "accelerate.log").read_text().split() == ["4"]  # gORM-14B: one worker per GPU
+    cpus = str(min(16, os.cpu_count() or 1))
+    assert {c["OMP_NUM_THREADS"] for c in seen(work, "train")} == {cpus}
 
 
-def test_gpu_partition_falls_back_to_partition(tmp_path, monkeypatch):
-    for key in SLURM_ENV:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("RMFLOW_SLURM_PARTITION", "shared")
-    work = make_workspace(tmp_path)
-    jobs = job_resources(snakemake(work, "-n", "--profile", "profiles/slurm").stdout)
-    assert jobs["train_rm[model=gORM]"]["slurm_partition"] == "shared"
-    assert jobs["train_rm[model=gORM]"]["gpu_model"] == ""
-    assert "--gpus=4" in sbatch_line("train_rm", jobs["train_rm[model=gORM]"])
+def test_own_generic_slurm_profile(tmp_path):
+    """A user's own `~/.config/snakemake/slurm` (executor and jobs only) gives the same jobs: compute comes
+    from the workflow, not from a profile only this repo has."""
+    work = make_workspace(tmp_path / "wf")
+    (work / "slurm").unlink()
+    home = tmp_path / "xdg" / "snakemake" / "slurm"
+    home.mkdir(parents=True)
+    (home / "config.yaml").write_text("executor: slurm\njobs: 4\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    run_on_stub_slurm(work, tmp_path / "slurm", "snakemake --profile slurm results/checkpoints/dPRM", env)
+    subs = by_rule(tmp_path / "slurm")
+    assert set(subs) == {"synth", "init_backbone[tiny]", "train_rm[dPRM]"}
+    assert_flags(subs["train_rm[dPRM]"]["line"], "-p cpuq", "--cpus-per-task=1", "--mem 4000", "-t 60")
+    assert "--gpus" not in subs["train_rm[dPRM]"]["line"]
 
 
 # --------------------------------------------------------------------------- opt-in: a real cluster
@@ -204,12 +296,13 @@ def cluster(tmp_path_factory):
 
 @pytest.mark.slurm
 def test_slurm_cluster_run(cluster, tmp_path):
-    """A small real target (synth -> evaluate -> plots) submitted through profiles/slurm."""
+    """A small real target (synth -> evaluate -> plots) submitted through the `slurm` profile."""
     work = tmp_path / "wf"
     work.mkdir()
     for name in ("Snakefile", "rules", "workflow", "config", "profiles", "envs", "src"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    os.symlink("profiles/slurm", work / "slurm")
 
     def small(c):
         c["synth"].update(train_questions=1, train_cots=2, test_questions=2, test_cots=4)
@@ -223,7 +316,7 @@ def test_slurm_cluster_run(cluster, tmp_path):
     proc = snakemake(
         work,
         "--profile",
-        "profiles/slurm",
+        "slurm",
         "--configfile",
         "small.yaml",
         "--slurm-status-command",

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs")
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs", "slurm")
 REAL_MODULES = (
     "__init__.py", "errors.py", "io.py", "presets.py", "provenance.py",
     "config_checks.py", "evaluation/__init__.py", "evaluation/memory.py",
@@ -24,7 +24,10 @@ REAL_MODULES = (
 
 FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""
 import argparse
+import ast
 import json
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -42,6 +45,9 @@ def main():
         return
     with open("calls.log", "a") as fh:
         fh.write(stage + "\\n")
+    with open("calls.jsonl", "a") as fh:  # what each stage saw: its arguments and thread settings
+        seen = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "SLURM_JOB_ID", "SLURM_CPUS_PER_TASK")}
+        fh.write(json.dumps({"stage": stage, "argv": argv, **seen}) + "\\n")
     text = " ".join(argv) + "\\n"
     get = lambda flag: argv[argv.index(flag) + 1]
 
@@ -70,6 +76,17 @@ def main():
     elif stage == "export":
         write(out / ("law_reward.json" if get("--kind") == "reward" else "law.jsonl"))
         (out / "source.json").write_text(json.dumps({"source": get("--data_path"), "resolved_revision": None}))
+    elif stage == "analyze":  # the file names the rules declare (rules/analysis_helpers.smk)
+        helpers = Path("rules/analysis_helpers.smk").read_text()
+        names = {k: ast.literal_eval(v) for k, v in re.findall(r"^(ANALYSIS_\\w+) = (\\(.*\\))$", helpers, re.M)}
+        for table in names["ANALYSIS_TABLES"]:
+            write(out / f"{table}.csv")
+        write(out / "summary.json")
+        models = argv[argv.index("--model_names") + 1 :]
+        models = models[: next((i for i, a in enumerate(models) if a.startswith("--")), len(models))]
+        for figure in [*names["ANALYSIS_FIGURES"], *(f"length_{m}" for m in models)]:
+            for suffix in (".pdf", ".png"):
+                write(Path(get("--plot_dir")) / f"{figure}{suffix}")
     elif stage == "preprocess":
         write(out / "law.jsonl")
         write(out / "stats.json")
@@ -87,7 +104,10 @@ def make_workspace(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dest / name)
+        else:
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     pkg = dest / "src" / "rmflow"
     pkg.mkdir(parents=True)
     for name in REAL_MODULES:
