@@ -141,6 +141,7 @@ def section_discriminative(work: Path) -> dict[str, Any]:
             model_id=str(work / "dORM"),
             data_path=str(work / "synth" / "test"),
             output_dir=str(rewards),
+            work_dir=None,
             category=cats,
             per_device_batch_size=16,
             revision=None,

@@ -29,7 +29,8 @@ rule generate_critiques:
         stage(
             "generate_critiques",
             f"{RMFLOW} generate --task_type {{wildcards.task}} --data_path {{input.data:q}} "
-            f"--output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}"
+            f"--output_dir {{output:q}} --work_dir {sh(RESULTS)}/work/critiques/{{wildcards.task:q}} "
+            f"--category {sh(CATEGORY)} {{params.flags}}"
         )
 
 

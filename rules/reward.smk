@@ -36,7 +36,8 @@ rule reward:
         stage(
             "reward",
             f"{LAUNCH} {{resources.gpu}} reward --task_type {{params.task_type}} --data_path {{input.data:q}} "
-            f"--output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}"
+            f"--output_dir {{output:q}} --work_dir {sh(RESULTS)}/work/reward/{{wildcards.model:q}}/{{wildcards.test:q}} "
+            f"--category {sh(CATEGORY)} {{params.flags}}"
         )
 
 

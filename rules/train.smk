@@ -27,7 +27,8 @@ rule train_rm:
         stage(
             "train_rm",
             f"{LAUNCH} {{resources.gpu}} train --task_type {{params.task_type}} --data_path {{input.data:q}} "
-            f"--output_dir {{output:q}} --category {sh(CATEGORY)} {{params.flags}}"
+            f"--output_dir {{output:q}} --work_dir {sh(RESULTS)}/work/train/{{wildcards.model:q}} "
+            f"--category {sh(CATEGORY)} {{params.flags}}"
         )
 
 

@@ -188,10 +188,8 @@ def test_tiny_sft_then_scoring(world, tmp_path):
     counts = json.loads((rewards / "nan_counts.json").read_text())
     assert set(counts) == set(CATS.split(",")) and all(c["samples"] == 12 for c in counts.values())
 
-    # a rerun with more steps resumes from the last checkpoint
-    assert train(3) == 0
-    summary = json.loads((ckpt / "rmflow_train.json").read_text())
-    assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_steps"] == 3
+    # the finished run left no resume state in its output (resuming: tests/test_reliability_kill_train.py)
+    assert not [p.name for p in ckpt.iterdir() if p.name.startswith(("checkpoint-", ".rmflow"))]
 
 
 def test_gprm_scoring_of_a_full_model(world, tmp_path):

@@ -164,6 +164,27 @@ def test_changed_settings_drop_stale_chunks(tokenizer, test_dir, tmp_path):
     assert healthy.calls == [2, 2, 2]
 
 
+def test_a_checkpoint_retrained_at_the_same_path_drops_its_chunks(tokenizer, test_dir, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    weights = ckpt / "model.safetensors"
+    weights.write_bytes(b"A" * 64)
+    before = weights.stat()
+    argv = reward_argv(test_dir, tmp_path / "rew", "--chunk_size", "2")
+    argv[argv.index("unused")] = str(ckpt)
+    with pytest.raises(RuntimeError):  # 2 of 3 chunks saved with the first weights
+        execute(_stage(RewardStage, ScriptedBackend(tokenizer, fail_on_call=2), argv), ["law"])
+    weights.write_bytes(b"B" * 64)  # retrained: other weights, same path, size and modification time
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    retrained = ScriptedBackend(tokenizer, fail_on_call=2)
+    with pytest.raises(RuntimeError):
+        execute(_stage(RewardStage, retrained, argv), ["law"])
+    assert retrained.calls == [2, 2]  # the first model's chunks were not reused
+    healthy = ScriptedBackend(tokenizer)
+    execute(_stage(RewardStage, healthy, argv), ["law"])
+    assert healthy.calls == [2]  # the same weights again: their chunks are reused
+
+
 def test_generate_writes_one_record_per_sample(tokenizer, tmp_path):
     train = make_train_records(5, "law", 2, 2)
     train[0]["labels"] = []

@@ -1,9 +1,11 @@
 """Interrupted training: a real ``rmflow train --task_type dORM`` killed with SIGKILL after a checkpoint
 resumes from it and ends with the same adapter, byte for byte, as an uninterrupted run; a checkpoint that a
-kill cut short while saving (no ``trainer_state.json``) is skipped in favour of the last complete one."""
+kill cut short while saving (no ``trainer_state.json``) is skipped in favour of the last complete one; a work
+directory holding checkpoints of another run (other settings, data or backbone) is started over."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 
@@ -11,6 +13,8 @@ import pytest
 
 from rmflow.checkpoints import STATE_FILE, last_complete_checkpoint
 from rmflow.cli import main
+from rmflow.errors import UserError
+from rmflow.training_resume import FINGERPRINT_FILE, clear_work_dir, prepare_work_dir
 
 pytestmark = pytest.mark.slow
 
@@ -51,17 +55,61 @@ def test_sigkill_during_dorm_training_then_resume(tiny_world, tmp_path, start_rm
     assert not ckpts.exists()
 
 
-def test_gorm_training_skips_a_checkpoint_cut_short_while_saving(tiny_world, tmp_path, one_torch_thread):
-    out = tmp_path / "gorm"
+def test_gorm_training_skips_a_checkpoint_cut_short_while_saving(tiny_world, tmp_path, one_torch_thread,
+                                                                 monkeypatch):  # fmt: skip
+    import rmflow.generative.train as gen_train
+
+    out, work = tmp_path / "gorm", tmp_path / "work"
     argv = ["train", "--task_type", "gORM", "--config", "gORM-tiny", "--model_id", str(tiny_world / "backbone"),
             "--data_path", str(tiny_world / "synth" / "train_gORM"), "--output_dir", str(out), "--category", "law",
-            "--per_device_batch_size", "2", "--set", "effective_batch_size=2", "--save_steps", "1"]  # fmt: skip
-    assert main([*argv, "--max_steps", "2"]) == 0
-    assert last_complete_checkpoint(out) == str(out / "checkpoint-2")
-    (out / "checkpoint-2" / STATE_FILE).write_text('{"global_step": 2, "log_hist')  # killed mid-write
-    assert main([*argv, "--max_steps", "3"]) == 0
+            "--per_device_batch_size", "2", "--set", "effective_batch_size=2", "--save_steps", "1",
+            "--max_steps", "3", "--work_dir", str(work)]  # fmt: skip
+
+    @contextlib.contextmanager
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed after the last step, before the adapter is saved")
+        yield
+
+    monkeypatch.setattr(gen_train, "staged_outputs", killed)
+    with pytest.raises(KeyboardInterrupt):
+        main(argv)
+    monkeypatch.undo()
+    assert last_complete_checkpoint(work) == str(work / "checkpoint-3")
+    (work / "checkpoint-3" / STATE_FILE).write_text('{"global_step": 3, "log_hist')  # killed mid-write
+    assert main(argv) == 0
     summary = json.loads((out / "rmflow_train.json").read_text())
-    assert summary["resumed_from"].endswith("checkpoint-1") and summary["global_steps"] == 3
+    assert summary["resumed_from"] == str(work / "checkpoint-2") and summary["global_steps"] == 3
+    assert not work.exists() and not list(out.glob("checkpoint-*"))
+
+
+def test_work_dir_of_another_run_starts_over(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "out"
+
+    def checkpoint(step: int) -> None:
+        (work / f"checkpoint-{step}").mkdir()
+        (work / f"checkpoint-{step}" / STATE_FILE).write_text("{}")
+
+    assert prepare_work_dir(work, out, {"lr": 1}) is None  # nothing yet
+    checkpoint(1)
+    checkpoint(2)
+    assert prepare_work_dir(work, out, {"lr": 1}) == str(work / "checkpoint-2")  # the same run: resume
+    assert prepare_work_dir(work, out, {"lr": 1}, resume=False) is None and not any(work.glob("checkpoint-*"))
+    checkpoint(1)
+    assert prepare_work_dir(work, out, {"lr": 2}) is None  # other settings: the old checkpoint is dropped
+    assert not (work / "checkpoint-1").exists() and (work / FINGERPRINT_FILE).exists()
+    checkpoint(1)  # checkpoints without any recorded fingerprint are not trusted either
+    (work / FINGERPRINT_FILE).unlink()
+    assert prepare_work_dir(work, out, {"lr": 2}) is None and not (work / "checkpoint-1").exists()
+    (work / "README.md").write_text("a trainer's model card")
+    clear_work_dir(work, out)
+    assert not work.exists()
+    # a directory of something else is refused (it would be deleted at the end), unless it is the output
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="holds other files"):
+        prepare_work_dir(tmp_path, out, {"lr": 1})
+    prepare_work_dir(tmp_path, tmp_path, {"lr": 1})
+    clear_work_dir(tmp_path, tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me" and not (tmp_path / FINGERPRINT_FILE).exists()
 
 
 def test_last_complete_checkpoint(tmp_path):

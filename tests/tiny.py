@@ -32,6 +32,7 @@ def dprm_reward_args(model: object, data: object, out: object, **overrides: Any)
         model_id=str(model),
         data_path=str(data),
         output_dir=str(out),
+        work_dir=None,
         category="math,law",
         per_device_batch_size=3,
         revision=None,

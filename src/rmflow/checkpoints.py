@@ -19,7 +19,7 @@ from rmflow.errors import UserError
 
 log = logging.getLogger(__name__)
 
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "trainer_state.json"
 
 
@@ -38,7 +38,11 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
     if not folder.is_dir():
         return None
     steps = sorted(
-        ((int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name))),
+        (
+            (int(m.group(1)), p)
+            for p in folder.iterdir()
+            if p.is_dir() and (m := CHECKPOINT_NAME.match(p.name))
+        ),
         reverse=True,
     )
     for _, path in steps:

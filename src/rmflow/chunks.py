@@ -2,13 +2,17 @@
 
 Completed chunks are written atomically to ``{work_dir}/{name}.{index:05d}.json`` as they finish; a
 restarted job skips chunks already on disk, so a killed run recomputes only what is missing. The
-caller assembles the final file from :meth:`ChunkStore.load_all` and then calls :meth:`clear`.
+caller assembles each final file from :meth:`ChunkStore.load_all`; when the whole stage is done it calls
+:func:`clear_chunks`, so that a rerun of a stage whose outputs were deleted (Snakemake's
+``rerun-incomplete``) still finds the chunks of the categories finished before the kill, as long as
+``work_dir`` lies outside the outputs. Each store's fingerprint should cover the content of what its
+chunks are computed from (see :mod:`rmflow.fingerprint`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,7 +68,14 @@ class ChunkStore:
 
     def clear(self) -> None:
         """Remove this job's chunks and any temporary files a killed run left (after the final output is in place)."""
-        for p in [*self.dir.glob(f"{self.name}.*"), *self.dir.glob(f".{self.name}.*.tmp")]:
-            p.unlink()
-        if self.dir.exists() and not any(self.dir.iterdir()):
-            shutil.rmtree(self.dir)
+        clear_chunks(self.dir, [self.name])
+
+
+def clear_chunks(work_dir: str | Path, names: Sequence[str]) -> None:
+    """Remove the chunks (and temporary files a killed run left) of jobs ``names``, and ``work_dir`` once empty."""
+    work = Path(work_dir)
+    for name in names:
+        for p in [*work.glob(f"{name}.*"), *work.glob(f".{name}.*.tmp")]:
+            p.unlink(missing_ok=True)
+    with contextlib.suppress(FileNotFoundError, OSError):  # gone, or not empty
+        work.rmdir()

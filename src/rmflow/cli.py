@@ -51,6 +51,12 @@ def _add_dispatch_common(p: argparse.ArgumentParser) -> None:
         "--model_id", help="model: hub id or local directory (backbone for train, checkpoint for reward)"
     )
     p.add_argument("--output_dir", required=True)
+    p.add_argument(
+        "--work_dir",
+        default=None,
+        help="resumable state: checkpoints (train) or chunks (reward), removed when the stage ends "
+        "(default: inside --output_dir)",
+    )
     p.add_argument("--category", default="all", help="'all' or comma-separated categories")
     p.add_argument("--per_device_batch_size", type=int, default=None)
     p.add_argument("--config", help="YAML preset (train) or settings file")

@@ -5,9 +5,10 @@ test-set order. The model is a full causal-LM directory or a LoRA adapter (local
 into its base at load time. Only the decoder body runs; the final-norm hidden states at the step tags
 are projected on the two LM-head rows (``-``, ``+``), never on the full vocabulary. Sequences are
 left-padded, batched by length. Questions are scored in chunks saved with
-:class:`rmflow.chunks.ChunkStore`, so a killed run resumes; under ``accelerate launch`` the chunks
-are shared round-robin across processes and rank 0 writes the file (the same bytes as one process).
-A category whose reward file exists is skipped.
+:class:`rmflow.chunks.ChunkStore` in ``--work_dir`` (default ``OUT/.chunks``; removed when every
+category is done), so a killed run resumes; under ``accelerate launch`` the chunks are shared
+round-robin across processes and rank 0 writes the file (the same bytes as one process). A category
+whose reward file exists is skipped.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any
 
 from rmflow.categories import resolve_categories
 from rmflow.checkpoints import adapter_config
-from rmflow.chunks import ChunkStore, split
-from rmflow.data import is_local, load_records, validate_records
+from rmflow.chunks import ChunkStore, clear_chunks, split
+from rmflow.data import load_records, validate_records
 from rmflow.discriminative import add_once
 from rmflow.discriminative.features import encode_cot, special_ids
 from rmflow.errors import UserError
+from rmflow.fingerprint import json_sha256, model_fingerprint
 from rmflow.io import write_json
 
 log = logging.getLogger(__name__)
@@ -179,23 +181,24 @@ def reward_category(
     data_path: str,
     category: str,
     out: Path,
+    work: Path,
     batch_size: int,
     chunk_questions: int,
-    fingerprint: dict[str, Any],
+    fingerprint: Callable[[], dict[str, Any]],
     revision: str | None = None,
 ) -> Path:
-    """Score one category into ``out/{category}_reward.json`` (resumable; shared across processes)."""
+    """Score one category into ``out/{category}_reward.json``, chunks in ``work`` (resumable; shared across
+    processes). ``fingerprint()`` gives the settings and model content the chunks depend on."""
     from tqdm import tqdm
 
     state = process_state()
     final = out / f"{category}_reward.json"
     records = load_records(data_path, category, "test", revision)
     chunks = split(records, chunk_questions)
-    work = out / ".chunks"
     if state.is_main_process:  # drops stale chunks once, before anyone writes
-        ChunkStore(work, category, {**fingerprint, "category": category})
+        ChunkStore(work, category, {**fingerprint(), "category": category, "data": json_sha256(records)})
     state.wait_for_everyone()
-    store = ChunkStore(work, category, {**fingerprint, "category": category})
+    store = ChunkStore(work, category)
     mine = [
         i for i in range(len(chunks)) if i % state.num_processes == state.process_index and not store.done(i)
     ]
@@ -221,21 +224,9 @@ def reward_category(
         merged = store.load_all(len(chunks))
         validate_records("reward", merged, final)
         write_json(final, merged)
-        store.clear()
         log.info("%s: wrote %s (%d questions)", category, final, len(merged))
     state.wait_for_everyone()
     return final
-
-
-def _weights_stamp(model_id: str) -> list[list[Any]] | None:
-    """Size and modification time of a local checkpoint's weight files (None for hub ids)."""
-    path = Path(model_id)
-    if not path.is_dir():
-        return None
-    files = sorted(
-        p for p in path.iterdir() if p.suffix in (".safetensors", ".bin") or p.name.endswith("config.json")
-    )
-    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
 
 
 def run(args: argparse.Namespace) -> None:
@@ -247,7 +238,7 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     batch = args.per_device_batch_size or DEFAULT_BATCH
-    cache: dict[str, tuple[Any, Any]] = {}
+    cache: dict[str, Any] = {}
 
     def loader() -> tuple[Any, Any]:
         if "m" not in cache:
@@ -255,24 +246,26 @@ def run(args: argparse.Namespace) -> None:
             cache["m"] = (model.to(state.device), tok)
         return cache["m"]
 
-    fingerprint = {
-        "weights": _weights_stamp(
-            args.model_id
-        ),  # a retrained checkpoint at the same path invalidates chunks
-        "task_type": args.task_type,
-        "model_id": str(Path(args.model_id).resolve()) if is_local(args.model_id) else args.model_id,
-        "base_model": args.base_model,
-        "data_path": str(Path(args.data_path).resolve()) if is_local(args.data_path) else args.data_path,
-        "revision": args.revision,
-        "dtype": args.dtype,
-        "batch_size": batch,
-        "chunk_questions": args.chunk_questions,
-    }
-    for cat in resolve_categories(args.category, args.data_path):
+    def fingerprint() -> dict[str, Any]:  # hashes the checkpoint's files: once, on the main process
+        if "f" not in cache:
+            cache["f"] = {
+                "model": model_fingerprint(args.model_id, args.revision, args.base_model),
+                "task_type": args.task_type,
+                "dtype": args.dtype,
+                "batch_size": batch,
+                "chunk_questions": args.chunk_questions,
+            }
+        return cache["f"]
+
+    work = Path(args.work_dir) if args.work_dir else out / ".chunks"
+    categories = resolve_categories(args.category, args.data_path)
+    for cat in categories:
         final = out / f"{cat}_reward.json"
         if final.exists():
             log.info("%s: %s exists, skipped", cat, final)
             continue
         reward_category(
-            loader, args.data_path, cat, out, batch, args.chunk_questions, fingerprint, args.revision
+            loader, args.data_path, cat, out, work, batch, args.chunk_questions, fingerprint, args.revision
         )
+    if state.is_main_process:  # every category done: chunks are no longer needed
+        clear_chunks(work, categories)

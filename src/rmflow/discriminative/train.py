@@ -3,10 +3,11 @@
 Examples come from :func:`rmflow.discriminative.features.training_example`; the loss is the two-way
 cross-entropy over the (``-``, ``+``) LM-head rows at labelled tags, summed and divided by the number
 of labelled positions in the (micro-)batch. Training runs under the HF ``Trainer`` (so
-``accelerate launch -m rmflow.cli train ...`` runs data-parallel), checkpoints into
-``OUT/checkpoints`` every ``save_steps`` and resumes from the last one when restarted. The adapter,
-tokenizer and ``rmflow_train.json`` are written to a temporary directory and moved into ``OUT``,
-``rmflow_train.json`` last.
+``accelerate launch -m rmflow.cli train ...`` runs data-parallel), checkpoints into ``--work_dir``
+(default ``OUT/checkpoints``) every ``save_steps`` and resumes from the last one when restarted with the
+same settings, data and backbone (:mod:`rmflow.training_resume`). The adapter, tokenizer
+and ``rmflow_train.json`` are written to a temporary directory and moved into ``OUT``,
+``rmflow_train.json`` last; then the checkpoints are removed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,13 +22,13 @@ from typing import Any
 
 from rmflow.adapter_base import make_base_portable
 from rmflow.categories import resolve_categories
-from rmflow.checkpoints import last_complete_checkpoint
 from rmflow.data import is_local, load_records, local_file
 from rmflow.discriminative import add_once
 from rmflow.discriminative.features import Example, special_ids, training_example
 from rmflow.errors import UserError
 from rmflow.io import staged_outputs, write_json
 from rmflow.presets import gradient_accumulation, load_preset, parse_overrides
+from rmflow.training_resume import clear_work_dir, resume_point, work_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def add_arguments(group: Any) -> None:
         group,
         "--no_resume",
         action="store_true",
-        help="start over even if OUT/checkpoints holds a checkpoint",
+        help="start over even if the work directory holds a checkpoint",
     )
 
 
@@ -153,9 +153,9 @@ def _checkpointing_args(enabled: bool) -> dict[str, Any]:
 
 
 def make_trainer(
-    model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], cfg: dict[str, Any], out: Path
+    model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], cfg: dict[str, Any], ckpt_dir: Path
 ):
-    """An HF ``Trainer`` whose loss is the two-way step-tag cross-entropy."""
+    """An HF ``Trainer`` whose loss is the two-way step-tag cross-entropy, checkpointing into ``ckpt_dir``."""
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
@@ -208,7 +208,7 @@ def make_trainer(
                     log.info("step %d/%d loss %.4f", state.global_step, state.max_steps, float(logs["loss"]))
 
     targs = TrainingArguments(
-        output_dir=str(out / "checkpoints"),
+        output_dir=str(ckpt_dir),
         per_device_train_batch_size=per_device,
         gradient_accumulation_steps=accum,
         learning_rate=float(cfg["learning_rate"]),
@@ -273,11 +273,16 @@ def load_backbone(
 
 
 def train(
-    cfg: dict[str, Any], output_dir: str | Path, resume: bool = True, revision: str | None = None
+    cfg: dict[str, Any],
+    output_dir: str | Path,
+    resume: bool = True,
+    revision: str | None = None,
+    work_dir: str | Path | None = None,
 ) -> dict:
     """Train a dORM/dPRM with settings ``cfg`` (see :func:`resolve_settings`); returns the summary.
 
     ``revision`` pins hub sources (backbone and training data), as ``--revision`` does for every stage.
+    Checkpoints go to ``work_dir`` (default ``output_dir/checkpoints``).
     """
     import torch
     from transformers import set_seed
@@ -290,9 +295,10 @@ def train(
         cfg["model_id"], _use_bf16(cfg) and torch.cuda.is_available(), cfg, revision
     )
     examples, report = build_examples(tokenizer, cfg, revision)
-    trainer, history = make_trainer(model, tokenizer, examples, cfg, out)
-    ckpt_dir = out / "checkpoints"
-    last = last_complete_checkpoint(ckpt_dir) if resume else None
+    ckpt_dir = Path(work_dir) if work_dir else out / "checkpoints"
+    trainer, history = make_trainer(model, tokenizer, examples, cfg, ckpt_dir)
+    fingerprint = lambda: work_fingerprint(cfg, revision, trainer.args.world_size)  # noqa: E731
+    last = resume_point(trainer, ckpt_dir, out, fingerprint, resume)
     if last:
         log.info("resuming from %s", last)
     result = trainer.train(resume_from_checkpoint=last)
@@ -319,11 +325,11 @@ def train(
             make_base_portable(tmp, out)  # a backbone in the same results tree: by relative path
             tokenizer.save_pretrained(tmp)
             write_json(tmp / SUMMARY_FILE, summary, indent=1)
-        shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: resume state no longer needed
+        clear_work_dir(ckpt_dir, out)  # finished: resume state no longer needed
         log.info("saved %s adapter to %s (final loss %s)", cfg["task_type"], out, summary["final_loss"])
     return summary
 
 
 def run(args: argparse.Namespace) -> None:
     cfg = resolve_settings(args)
-    train(cfg, args.output_dir, resume=not args.no_resume, revision=args.revision)
+    train(cfg, args.output_dir, resume=not args.no_resume, revision=args.revision, work_dir=args.work_dir)

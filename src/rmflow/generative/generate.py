@@ -4,8 +4,9 @@ For every ``train`` record with step labels, the teacher sees the ORM prompt (gO
 *teacher* prompt (gPRM) wrapped as a chat turn plus ``Let's verify step by step:``, and ``--n``
 critiques are sampled. Output per category: ``OUT/{cat}.jsonl`` with one record per (input record,
 sample) = the input record + ``critique`` (the text generated after the prefix). Work is chunked and
-resumable; with vLLM there is one engine per ``--tensor_parallel_size`` GPUs, chunks split across them.
-A category whose output exists is not regenerated. ``OUT/generate_stats.json`` holds per-category counts.
+resumable (chunks in ``--work_dir``, default ``OUT/.chunks``); with vLLM there is one engine per
+``--tensor_parallel_size`` GPUs, chunks split across them. A category whose output exists is not
+regenerated. ``OUT/generate_stats.json`` holds per-category counts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from rmflow.categories import resolve_categories
 from rmflow.data import load_records
+from rmflow.fingerprint import model_fingerprint
 from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, uses_thinking_switch
 from rmflow.generative.runner import SamplingStage, execute
 from rmflow.io import write_json, write_jsonl
@@ -33,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model_id", default=DEFAULT_TEACHER, help=f"teacher model (default {DEFAULT_TEACHER})")
     p.add_argument("--output_dir", required=True)
+    p.add_argument(
+        "--work_dir", default=None, help="resumable chunks, removed when done (default: OUTPUT_DIR/.chunks)"
+    )
     p.add_argument("--category", default="all")
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="auto: vllm on GPU if installed")
     p.add_argument("--n", type=int, default=4, help="critiques per record")
@@ -87,12 +92,7 @@ class GenerateStage(SamplingStage):
 
     def fingerprint(self) -> dict[str, Any]:
         a = self.args
-        return {
-            "model": a.model_id,
-            "revision": a.revision,
-            "data": str(a.data_path),
-            "task_type": a.task_type,
-        }
+        return {"model": model_fingerprint(a.model_id, a.revision), "task_type": a.task_type}
 
     def write(self, category: str, results: list[Any], stats: dict[str, Any]) -> None:
         records, no_labels = self.inputs(category)

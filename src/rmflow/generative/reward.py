@@ -25,6 +25,7 @@ from rmflow.categories import resolve_categories
 from rmflow.data import load_records
 from rmflow.discriminative import add_once
 from rmflow.errors import UserError
+from rmflow.fingerprint import model_fingerprint
 from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, token_id, uses_thinking_switch
 from rmflow.generative.runner import SamplingStage, execute
 from rmflow.generative.verdict import sample_reward, stop_strings
@@ -136,10 +137,7 @@ class RewardStage(SamplingStage):
     def fingerprint(self) -> dict[str, Any]:
         a = self.args
         return {
-            "model": a.model_id,
-            "base_model": a.base_model,
-            "revision": a.revision,
-            "data": str(a.data_path),
+            "model": model_fingerprint(a.model_id, a.revision, a.base_model),
             "task_type": a.task_type,
             "dtype": a.dtype,
         }

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rmflow.chunks import ChunkStore, split
+from rmflow.chunks import ChunkStore, clear_chunks, split
 from rmflow.errors import UserError
+from rmflow.fingerprint import json_sha256
 from rmflow.generative.backends import (
     Backend,
     Sample,
@@ -163,16 +164,23 @@ class SamplingStage:
 
     Subclasses are module-level and hold only picklable state (the parsed arguments), so they can be
     sent to engine processes. ``args`` must carry ``model_id``, ``revision``, ``backend``,
-    ``tensor_parallel_size``, ``chunk_size``, ``max_model_len``, ``seed`` and ``output_dir``.
+    ``tensor_parallel_size``, ``chunk_size``, ``max_model_len``, ``seed``, ``output_dir`` and
+    ``work_dir`` (None: ``output_dir/.chunks``).
     """
 
     def __init__(self, args: Any):
         self.args = args
         self.resolved_backend: str = args.backend
+        self._settings: dict[str, Any] | None = None
 
     @property
     def out(self) -> Path:
         return Path(self.args.output_dir)
+
+    @property
+    def work(self) -> Path:
+        """Where the chunks live until every category is done."""
+        return Path(self.args.work_dir) if self.args.work_dir else self.out / ".chunks"
 
     def batch_size(self) -> int:
         return self.args.per_device_batch_size or 4
@@ -192,7 +200,8 @@ class SamplingStage:
         raise NotImplementedError
 
     def fingerprint(self) -> dict[str, Any]:
-        """Settings that invalidate saved chunks when they change."""
+        """Settings and model content that invalidate saved chunks when they change (the prompts, and so
+        the data, are added by :meth:`job`)."""
         raise NotImplementedError
 
     def write(self, category: str, results: list[Any], stats: dict[str, Any]) -> None:
@@ -202,13 +211,16 @@ class SamplingStage:
     def job(self, tokenizer: Any, category: str, world: int, backend: str, check: bool) -> Job:
         """The category's job; only one process per run passes ``check`` (drops stale chunks)."""
         prompts = self.prompts(tokenizer, category)
-        fingerprint = {
-            **self.fingerprint(),
-            "spec": self.spec().to_dict(),
-            "chunk_size": self.args.chunk_size,
-        }
-        fingerprint["world"] = world
-        store = ChunkStore(self.out / ".chunks", category, fingerprint if check else None)
+        fingerprint = None
+        if check:
+            if self._settings is None:  # hashes the model's files: once per run
+                self._settings = {
+                    **self.fingerprint(),
+                    "spec": self.spec().to_dict(),
+                    "chunk_size": self.args.chunk_size,
+                }
+            fingerprint = {**self._settings, "world": world, "prompts": json_sha256(prompts)}
+        store = ChunkStore(self.work, category, fingerprint)
         return Job(
             category, prompts, store, chunk_size_for(self.args.chunk_size, len(prompts), world, backend)
         )
@@ -250,11 +262,13 @@ def execute(stage: SamplingStage, categories: list[str]) -> None:
 
     vLLM: one engine per ``tensor_parallel_size`` visible GPUs (several engines run as spawned
     processes). transformers: one process, or one per ``accelerate launch`` worker, chunks shared
-    round-robin; the main process writes the outputs.
+    round-robin; the main process writes the outputs. The chunks of every category stay in the work
+    directory until all are done.
     """
     pending = [c for c in categories if not stage.done(c)]
     if not pending:
         log.info("nothing to do: all %d categories done in %s", len(categories), stage.out)
+        clear_chunks(stage.work, categories)
         return
     a = stage.args
     name = stage.resolved_backend = resolve_backend(a.backend)
@@ -270,7 +284,7 @@ def execute(stage: SamplingStage, categories: list[str]) -> None:
             run_engines(_engine_worker, (stage, pending), groups)
             for job in jobs:
                 stage.write(job.category, collect(job), {})
-                job.store.clear()
+            clear_chunks(stage.work, categories)
             return
         rank, world, device, is_main = 0, 1, None, True
         barrier: Callable[[], None] = lambda: None  # noqa: E731
@@ -297,6 +311,7 @@ def execute(stage: SamplingStage, categories: list[str]) -> None:
         barrier()
         if is_main:
             stage.write(cat, collect(job), stats)
-            job.store.clear()
         barrier()
+    if is_main:
+        clear_chunks(stage.work, categories)
     backend.close()

@@ -6,8 +6,9 @@ covers only the completion tokens (TRL ``SFTTrainer``, ``completion_only_loss``)
 from a preset (``config/presets/g{ORM,PRM}-*.yaml``, ``--set KEY=VALUE`` overrides); gradient
 accumulation is derived so that per-device batch x processes x accumulation = ``effective_batch_size``.
 DeepSeek-R1 backbones get the reasoning-keeping chat template, saved with the adapter. Checkpoints go to
-``OUT/checkpoint-*`` and a rerun resumes from the last one. Output: LoRA adapter + tokenizer +
-``rmflow_train.json`` (settings, data counts, loss history).
+``--work_dir`` (default ``OUT``) as ``checkpoint-*``; a rerun with the same settings, data and backbone
+resumes from the last one (:mod:`rmflow.training_resume`), and they are removed once the adapter is
+saved. Output: LoRA adapter + tokenizer + ``rmflow_train.json`` (settings, data counts, loss history).
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from typing import Any
 from rmflow.adapter_base import make_base_portable
 from rmflow.categories import resolve_categories
 from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
-from rmflow.checkpoints import last_complete_checkpoint
 from rmflow.data import load_records
 from rmflow.discriminative import add_once
 from rmflow.errors import UserError
 from rmflow.io import staged_outputs, write_json
 from rmflow.presets import gradient_accumulation, load_preset, parse_overrides
 from rmflow.prompts import task_prompt
+from rmflow.training_resume import clear_work_dir, resume_point, work_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,12 @@ def add_arguments(group: Any) -> None:
     add_once(
         group, "--save_steps", type=int, default=None, help="checkpoint every N steps (preset save_steps)"
     )
-    add_once(group, "--no_resume", action="store_true", help="start over even if OUT holds a checkpoint")
+    add_once(
+        group,
+        "--no_resume",
+        action="store_true",
+        help="start over even if the work directory holds a checkpoint",
+    )
 
 
 def sft_examples(task_type: str, category: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,14 +175,26 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError("--model_id and --data_path are required (or set them in the preset)")
     per_device = args.per_device_batch_size or int(preset.get("per_device_batch_size", 4))
     out = Path(args.output_dir)
+    work = Path(args.work_dir) if args.work_dir else out
     records = {
         cat: load_records(data_path, cat, f"train_{args.task_type}", args.revision)
         for cat in resolve_categories(args.category, data_path)
     }
     trainer = build_trainer(
-        args.task_type, preset, model_id, records, out, per_device, args.seed, args.revision
+        args.task_type, preset, model_id, records, work, per_device, args.seed, args.revision
     )
-    resume = None if getattr(args, "no_resume", False) else last_complete_checkpoint(out)
+    settings = {
+        "task_type": args.task_type,
+        "preset": args.config,
+        "settings": preset,
+        "model_id": model_id,
+        "data_path": data_path,
+        "category": args.category,
+        "per_device_batch_size": per_device,
+        "seed": args.seed,
+    }
+    fingerprint = lambda: work_fingerprint(settings, args.revision, trainer.args.world_size)  # noqa: E731
+    resume = resume_point(trainer, work, out, fingerprint, not args.no_resume)
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
@@ -187,6 +205,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             make_base_portable(tmp, out)  # a backbone in the same results tree: by relative path
             trainer.processing_class.save_pretrained(tmp)
             write_json(tmp / "rmflow_train.json", summary, indent=2)
+        clear_work_dir(work, out)  # finished: resume state no longer needed
     return summary
 
 
