@@ -5,7 +5,7 @@ models: dORM/dPRM step lists, gORM/gPRM 10-sample lists with some NaN and null) 
 directory, then runs, each as a fresh process (interpreter start and loading included):
 
 * ``rmflow evaluate ...`` (the vectorized evaluator), and
-* ``python -m rmflow.evaluation.reference ...`` (the plain loop written straight from SPEC §4.8),
+* ``python -m rmflow.evaluation.reference ...`` (a plain loop over docs/formats.md's rules),
 
 checks that both wrote identical CSVs and prints both wall times and the speed-up.
 

@@ -2,7 +2,7 @@
 
 One prompt per ``generate`` call (n samples each, the seed's behaviour) is the baseline; the batched
 runs put several prompts (x n samples) into each call, left-padded. Same tiny backbone, same test
-CoTs, same sampling settings (SPEC §4.7 except shorter max_tokens), same process. Prints samples/s,
+CoTs, same sampling settings (the paper's, except shorter max_tokens), same process. Prints samples/s,
 generated tokens/s and the speed-up over the baseline.
 
     .venv/bin/python benchmarks/bench_generative.py [--cots 32] [--n_samples 4] [--max_tokens 32]

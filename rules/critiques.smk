@@ -1,4 +1,4 @@
-# Teacher critique chain for gORM / gPRM training data (SPEC §4.1-4.3):
+# Teacher critique chain for gORM / gPRM training data (docs/formats.md#teacher-critiques):
 # generate -> preprocess (filter + balance) -> [shorten]. Target: `critiques`.
 
 

@@ -1,4 +1,4 @@
-# Best-of-N / weighted-vote tables (SPEC §4.8) and their plots (SPEC §4.9).
+# Best-of-N / weighted-vote tables and their plots (docs/formats.md#evaluation-tables, #figures).
 
 rule evaluate:
     """Best-of-N and weighted-vote accuracies (mean/std over runs) for MV, every reward model, Pass@N."""

@@ -1,4 +1,5 @@
-# Rewards for the test set (SPEC §4.6-4.7): score with a trained or published checkpoint, or export a
+# Rewards for the test set (docs/formats.md#reward-files): score with a trained or published checkpoint,
+# or export a
 # published reward set. Output: results/rewards/{model}/{test}/{category}_reward.json.
 
 

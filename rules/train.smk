@@ -1,4 +1,4 @@
-# Reward-model training (SPEC §4.4-4.5): one job per reward model with a `train:` source.
+# Reward-model training: one job per reward model with a `train:` source.
 
 
 rule train_rm:

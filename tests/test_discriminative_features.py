@@ -1,4 +1,4 @@
-"""Step-tagged token sequences and training labels of dORM/dPRM (SPEC §3, §4.4), checked by hand.
+"""Step-tagged token sequences and training labels of dORM/dPRM checked by hand.
 
 A character-level tokenizer (one id per character, BOS = 1 added only with special tokens) makes
 every position countable by hand.

@@ -1,4 +1,4 @@
-"""``rmflow evaluate`` (SPEC §4.8): hand-checked examples of every rule, the output format, errors."""
+"""``rmflow evaluate``: hand-checked examples of every rule, the output format, errors."""
 
 from __future__ import annotations
 

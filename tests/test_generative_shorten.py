@@ -1,4 +1,4 @@
-"""``rmflow shorten`` (SPEC §4.3)."""
+"""``rmflow shorten``: critiques cut back to their verdict."""
 
 from __future__ import annotations
 

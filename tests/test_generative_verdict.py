@@ -1,4 +1,4 @@
-"""Verdict parsing, gold labels and reward arithmetic of the generative reward models (SPEC §4.2, §4.7)."""
+"""Verdict parsing, gold labels and reward arithmetic of the generative reward models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``rmflow plot`` (SPEC §4.9): files, panels, legend entries, styles and CSV errors."""
+"""``rmflow plot``: files, panels, legend entries, styles and CSV errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``rmflow preprocess`` (SPEC §4.2): cut, filter order, skip reasons, gold labels, rebuild, balance."""
+"""``rmflow preprocess``: cut, filter order, skip reasons, gold labels, rebuild, balance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §3 interface strings, checked against literal expected text."""
+"""The interface strings of docs/formats.md#model-inputs, checked against literal expected text."""
 
 from rmflow.categories import display_name
 from rmflow.prompts import (

@@ -77,7 +77,7 @@ LABEL_LIST = st.lists(st.sampled_from([1, -1]), min_size=1, max_size=4)
 
 @st.composite
 def valid_record(draw, kind: str, q_id: int) -> dict[str, Any]:
-    """A record that meets the ``kind`` schema (SPEC §2)."""
+    """A record that meets the ``kind`` schema."""
     if kind in ("test", "reward"):
         n = draw(st.integers(0, 3))
         ids = list(draw(st.permutations(range(n))))

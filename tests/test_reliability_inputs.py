@@ -381,7 +381,7 @@ def test_fault_table_covers_every_fault_and_stage():
 
 # --------------------------------------------------------------------------- valid edge cases
 def test_nan_and_null_rewards_count_as_half(world: Path):
-    """NaN and null are valid rewards (SPEC §4.8: they score 0.5): same tables as writing 0.5."""
+    """NaN and null are valid rewards (they score 0.5): same tables as writing 0.5."""
 
     def with_value(value: object) -> str:
         edit_json(RW, lambda r: r[0]["rewards"][1].__setitem__(0, value))(world)

@@ -1,4 +1,4 @@
-"""`rmflow synth`: schemas, determinism, label logic, systematic errors, critiques (SPEC §2, §4.2)."""
+"""`rmflow synth`: schemas, determinism, label logic, systematic errors, critiques."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from rmflow.synth.problems import LETTERS, make_problem
 from rmflow.synth.stats import plurality, voting_stats
 from rmflow.synth.templates import OPS, TEMPLATES
 
-# SPEC §4.2 regexes, written out here independently of the code under test
+# the preprocess regexes (docs/formats.md#teacher-critiques), written out independently of the code
 ORM_RE = re.compile(r"Verification: Is the answer correct \(Yes/No\)\?\s*(Yes|No)", re.I)
 PRM_STEP_RE = re.compile(r"The step is \\boxed{(correct|incorrect)}")
 PRM_FINAL_RE = re.compile(r"Is the solution correct\?\s*(Yes|No)")
@@ -307,7 +307,7 @@ def test_gprm_critiques(data: dict) -> None:
             assert finals == ["No" if -1 in labels else "Yes"]
             assert c.endswith(f"\n{PRM_VERDICT} {finals[0]}")
             assert _judgements(c) == labels == gold_steps(src)
-            # SPEC 4.2 item 6: all +1 with exactly K entries, or +1s ending in one -1 within K
+            # parsable: all +1 with exactly K entries, or +1s ending in one -1 within K
             k = len(src["cot"])
             assert (labels == [1] * k) or (labels[-1] == -1 and -1 not in labels[:-1] and len(labels) <= k)
             assert r["cot"] == src["cot"][: len(labels)]

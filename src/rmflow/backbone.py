@@ -1,7 +1,7 @@
 """``rmflow init-backbone``: a tiny Qwen2-architecture causal LM for running the pipeline on a laptop.
 
 The backbone gets a byte-level BPE tokenizer trained on the synthetic corpus (every ``*.jsonl`` under
-the corpus directory) plus the SPEC §3 interface strings, the special tokens and the
+the corpus directory) plus the interface strings (docs/formats.md#model-inputs), the special tokens and the
 ``KEEP_REASONING_TEMPLATE`` chat template of :mod:`rmflow.chat_template`, and a short language-model
 pre-training on the discriminative texts and chat-rendered generative prompts + critiques of the
 training records, so that reward models fine-tuned from it learn within minutes on two CPU cores.
@@ -56,7 +56,7 @@ SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-#: Strings whose LAST token id the SPEC uses; they must each be a single token.
+#: Strings whose LAST token id the reward models read; they must each be a single token.
 KEY_STRINGS = (STEP_TAG, POSITIVE_TOKEN, NEGATIVE_TOKEN, " Yes", " No")
 #: How often the interface strings are repeated in the tokenizer corpus (keeps their merges frequent).
 INTERFACE_REPEAT = 200
@@ -129,7 +129,7 @@ def pretrain_documents(rec: dict[str, Any], category: str) -> Iterator[tuple[str
 
 
 def interface_texts() -> list[str]:
-    """SPEC §3 strings every backbone must tokenise well (verdicts, step tag, prompt scaffolds)."""
+    """Interface strings every backbone must tokenise well (verdicts, step tag, prompt scaffolds)."""
     steps = ["First step.", "Second step."]
     return [
         orm_prompt("math", "Question?", steps),
@@ -234,7 +234,7 @@ def save_tokenizer(tokenizer: Any, directory: str | Path) -> Any:
 
 
 def key_token_problems(tokenizer: Any) -> list[str]:
-    """Key strings (SPEC §3) that do not encode to exactly one token; empty when all is well."""
+    """Key interface strings that do not encode to exactly one token; empty when all is well."""
     problems = []
     for s in KEY_STRINGS:
         ids = tokenizer.encode(s, add_special_tokens=False)

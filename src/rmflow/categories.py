@@ -1,4 +1,7 @@
-"""The 14 domains, their display names in prompts, and category-list resolution (SPEC §1)."""
+"""The 14 domains, their display names in prompts, and category-list resolution.
+
+See docs/formats.md#categories-and-files.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chat template for DeepSeek-R1-style backbones that keeps assistant turns whole (SPEC §3).
+"""Chat template for DeepSeek-R1-style backbones that keeps assistant turns whole (docs/formats.md).
 
 The stock DeepSeek-R1-Distill template drops everything up to ``</think>`` from assistant turns,
 which would erase the critique during SFT. This one renders assistant content verbatim, and its

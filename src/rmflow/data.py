@@ -1,4 +1,4 @@
-"""Dataset layer (SPEC §2): load any record kind from a hub id or a local directory, validate, export.
+"""Dataset layer (docs/formats.md): load any record kind from a hub id or a local directory, validate, export.
 
 Every loader takes a *source*: a local directory holding ``{category}.json`` / ``{category}.jsonl``
 (reward sets: ``{category}_reward.json``) or a Hugging Face hub id loaded with

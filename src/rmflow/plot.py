@@ -1,4 +1,4 @@
-"""``rmflow plot``: accuracy-vs-N panels from a ``best_of_n.csv`` / ``weighted_vote.csv`` (SPEC §4.9).
+"""``rmflow plot``: accuracy-vs-N panels from a ``best_of_n.csv`` / ``weighted_vote.csv`` (docs/formats.md).
 
     rmflow plot --input_file results/eval/best_of_n.csv --output_file results/plots/best_of_n [--plot_oracle]
 

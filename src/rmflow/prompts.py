@@ -1,4 +1,4 @@
-"""Interface strings of SPEC §3. They must match the published checkpoints byte for byte."""
+"""Interface strings (docs/formats.md#model-inputs): they match the published checkpoints byte for byte."""
 
 from __future__ import annotations
 
@@ -97,6 +97,6 @@ def discriminative_parts(question: str, steps: Sequence[str]) -> tuple[str, list
 
 
 def discriminative_text(question: str, steps: Sequence[str]) -> str:
-    """The full discriminative input text (SPEC §3)."""
+    """The full discriminative input text."""
     head, parts = discriminative_parts(question, steps)
     return head + "".join(parts)

@@ -123,7 +123,7 @@ def ece(scores: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
 def first_error_steps(flat: np.ndarray, lengths: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Per list of step scores (concatenated in ``flat``), the first index below ``threshold``, or -1.
 
-    NaN entries count as 0.5, as in scoring (SPEC §4.8).
+    NaN entries count as 0.5, as in scoring (docs/formats.md#scores-and-answers).
     """
     flat = np.where(np.isnan(flat), 0.5, np.asarray(flat, dtype=np.float64))
     lengths = np.asarray(lengths, dtype=np.int64)

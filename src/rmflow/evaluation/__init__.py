@@ -1,4 +1,4 @@
-"""Evaluation (SPEC §4.8): best-of-N and weighted-vote accuracy curves from reward files.
+"""Evaluation: best-of-N and weighted-vote accuracy curves from reward files (docs/formats.md).
 
 Modules: :mod:`answers` (answer normalisation and codes), :mod:`scores` (reward list -> CoT score by
 strategy), :mod:`subsample` (md5-seeded legacy subsampling), :mod:`inputs` (loading and the

@@ -1,4 +1,4 @@
-"""Answer normalisation (SPEC §4.8): only ``A``..``J`` / ``a``..``j`` count as given, all else is ``N/A``.
+"""Answer normalisation: only ``A``..``J`` / ``a``..``j`` count as given, all else is ``N/A``.
 
 The vectorized evaluator works on small integer codes: ``a``..``j`` -> 0..9 and ``n/a`` -> 10
 (:data:`NA`). A gold answer that no normalised prediction can equal gets :data:`NO_MATCH`.

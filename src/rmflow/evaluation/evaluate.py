@@ -3,7 +3,7 @@
     rmflow evaluate --data_path D --reward_dirs R1 R2 .. --model_names M1 M2 .. --strategies S1 S2 .. \\
         --num_runs 100 --seed 42 --output_dir O --category all [--Ns 1 2 4 8 16]
 
-Writes ``O/best_of_n.csv`` and ``O/weighted_vote.csv`` (SPEC §4.8, see :mod:`report`) and
+Writes ``O/best_of_n.csv`` and ``O/weighted_vote.csv`` (docs/formats.md#evaluation-tables) and
 ``O/summary.json`` (the settings, question and CoT counts per category). The evaluator is the
 vectorized one of :mod:`vote`; :mod:`reference` is a plain loop computing the same tables.
 

@@ -1,4 +1,4 @@
-"""A plain per-question implementation of SPEC §4.8, written for clarity, not speed.
+"""A plain per-question implementation of docs/formats.md#scores-and-answers, written for clarity, not speed.
 
 It follows the specification word by word — a fresh ``RandomState(md5 seed).choice`` per
 (N, run, question), dictionaries for the (q_id, cot_id) join and for votes — and serves as the

@@ -1,4 +1,4 @@
-"""The evaluation tables (SPEC §4.8): ``best_of_n.csv`` and ``weighted_vote.csv``.
+"""The evaluation tables (docs/formats.md#evaluation-tables): ``best_of_n.csv`` and ``weighted_vote.csv``.
 
 Header ``N,Method,Overall_mean,{cat}_mean...,Overall_std,{cat}_std...``; per N the rows ``MV``, each
 reward model in the given order, ``Pass@N``. A category's mean and std (population, ddof 0) are over

@@ -1,4 +1,4 @@
-"""CoT scores from reward lists (SPEC §4.8): strategies ``last|min|max|mean|prod``.
+"""CoT scores from reward lists: strategies ``last|min|max|mean|prod``.
 
 An empty list counts as ``[0.5]``; null or NaN entries count as 0.5. ``mean`` is numpy's mean of the
 float64 list (pairwise summation), so every implementation that uses ``np.mean`` per list agrees

@@ -1,4 +1,4 @@
-"""Seeded subsampling (SPEC §4.8) of the CoTs of a question for one run.
+"""Seeded subsampling (docs/formats.md#scores-and-answers) of the CoTs of a question for one run.
 
 For ``N`` smaller than the question's CoT count ``n``, run ``r`` takes
 ``RandomState(md5_seed).choice(n, N, replace=False)``. For numpy's legacy generator that call is

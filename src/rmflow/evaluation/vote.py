@@ -1,4 +1,4 @@
-"""The vectorized evaluator (SPEC §4.8): per-run accuracies of MV, best-of-N, weighted vote and Pass@N.
+"""The vectorized evaluator: per-run accuracies of MV, best-of-N, weighted vote and Pass@N.
 
 For one category, every (question, run) pair is a *cell*, and each N is a handful of array
 operations over all cells at once:

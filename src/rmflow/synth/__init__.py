@@ -2,7 +2,7 @@
 
 Writes ``{output_dir}/{kind}/{category}.jsonl`` for the kinds ``train`` (step-labelled CoTs),
 ``train_gORM`` / ``train_gPRM`` (teacher-critique SFT data, as ``rmflow preprocess`` writes it) and
-``test`` (N CoTs per question), in the published schemas of SPEC §2, plus ``synth.json`` (settings,
+``test`` (N CoTs per question), in the published schemas (docs/formats.md), plus ``synth.json`` (settings,
 counts and statistics). Questions are 10-option multiple-choice word problems with a checkable
 multi-step integer solution in each domain's vocabulary (:mod:`rmflow.synth.templates`); CoTs make
 visible arithmetic slips and per-question systematic mistakes (:mod:`rmflow.synth.cots`).

@@ -2,9 +2,10 @@
 
 A critique walks the solution steps, recomputing each displayed computation ``a op b = c`` and checking
 the stated option against the question's options, closes the reasoning with ``</think>`` and ends with
-the verdict of SPEC §3. :func:`teacher_completion` renders what a teacher generates after the prompt's
-``Let's verify step by step:`` prefix (SPEC §4.1); :func:`sft_critique` renders what ``rmflow preprocess``
-keeps from it (SPEC §4.2): ``"<think>\\nLet's verify step by step:"`` + the completion cut right after
+the verdict the reward models read (docs/formats.md#teacher-critiques). :func:`teacher_completion`
+renders what a teacher generates after the prompt's ``Let's verify step by step:`` prefix;
+:func:`sft_critique` renders what ``rmflow preprocess`` keeps from it:
+``"<think>\\nLet's verify step by step:"`` + the completion cut right after
 the gORM verdict (gORM) or the last step judgement (gPRM, plus the final ``Is the solution correct?`` line).
 """
 
@@ -41,7 +42,7 @@ _BAD_END = (
 )
 
 
-# --------------------------------------------------------------------------- gold labels (SPEC §4.2 item 7)
+# ------------------------------------------------------------ gold labels (docs/formats.md#train)
 def gold_outcome(record: dict[str, Any]) -> int:
     """gORM gold: +1 if parsed_answer == answer; if either is null, -1 if any step label is -1 else +1."""
     parsed, answer = record.get("parsed_answer"), record.get("answer")
@@ -162,7 +163,7 @@ def generated_record(
     variant: int | str = 0,
     tail: str = "",
 ) -> dict[str, Any]:
-    """A ``generated`` record (SPEC §4.1): the train record plus the raw teacher completion."""
+    """A ``generated`` record: the train record plus the raw teacher completion."""
     return {**record, "critique": teacher_completion(record, task_type, verdict, variant=variant, tail=tail)}
 
 
@@ -180,7 +181,7 @@ def sft_critique(
 
 
 def sft_record(record: dict[str, Any], task_type: str, *, variant: int | str = 0) -> dict[str, Any]:
-    """The kept SFT record for a teacher that agrees with the gold label (SPEC §4.2 output format)."""
+    """The kept SFT record for a teacher that agrees with the gold label."""
     verdict: int | list[int] = gold_outcome(record) if task_type == "gORM" else gold_steps(record)
     cot = record["cot"] if task_type == "gORM" else record["cot"][: len(verdict)]  # type: ignore[arg-type]
     return {
