@@ -14,7 +14,7 @@ def analysis_cfg():
 
 def replica_source(entry):
     """A replica: a key of `reward_models` (its reward set as the pipeline makes it), or a reward set."""
-    return reward_dir(entry) if entry in MODELS else entry.replace("{test}", TEST)
+    return reward_dir(entry) if entry in MODELS else entry.replace("{test}", TEST_SET)
 
 
 def replicas():

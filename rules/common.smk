@@ -19,12 +19,14 @@ from rmflow.presets import load_preset  # noqa: E402
 # What config/schema.yaml cannot check (config/README.md, "Checks"): duplicate keys in the config files,
 # references between sections, the results path, evaluation sizes. Runs before anything reads the
 # config, so a fault stops every run (dry or not) with one line naming the key.
-from rmflow.config_checks import ConfigError, check_config  # noqa: E402
+from rmflow.config_checks import ConfigError, check_config, evaluated_set  # noqa: E402
 
-check_config(config, workflow.configfiles)
+check_config(config, workflow.configfiles)  # also fills datasets.test.source for a published test set
 
 RESULTS = config["results"]
 TEST = config["datasets"]["test"]["name"]
+#: what `{test}` stands for in published reward ids: the evaluated set's current published name
+TEST_SET = evaluated_set(config)
 CATEGORY = "all" if config["categories"] == "all" else ",".join(config["categories"])
 MODELS = config["reward_models"]
 #: the reward models compared in the tables and plots: a model with `replica_of` is another reward set
@@ -174,7 +176,7 @@ def models_with(source):
 
 
 def published_rewards(name):
-    return model(name)["rewards"].replace("{test}", TEST)
+    return model(name)["rewards"].replace("{test}", TEST_SET)
 
 
 def checkpoint_dir(name):

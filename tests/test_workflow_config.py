@@ -22,12 +22,15 @@ def test_default_dag_dry_run(tmp_path):
     assert len(jobs) == 1 + 1 + 4 + 4 + 1 + 1 + 2
 
 
+PAPER_TEST = "MMLU-Pro_Llama-3.1-8B-Instruct_test"
+
+
 def test_paper_config_dry_run_offline(tmp_path):
     work = make_workspace(tmp_path)
     jobs = planned(work, "--configfile", "config/paper.yaml")
     assert jobs == sorted(
-        [f"export_rewards[model={m}-14B, test=test]" for m in ("dORM", "dPRM", "gORM", "gPRM")]
-        + ["export_test[test=test]", *TAIL]
+        [f"export_rewards[model={m}-14B, test={PAPER_TEST}]" for m in ("dORM", "dPRM", "gORM", "gPRM")]
+        + [f"export_test[test={PAPER_TEST}]", *TAIL]
     )
 
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs", "slurm")
 REAL_MODULES = (
     "__init__.py", "errors.py", "io.py", "presets.py", "provenance.py",
-    "config_checks.py", "evaluation/__init__.py", "evaluation/memory.py",
+    "config_checks.py", "categories.py", "hub_names.py", "evaluation/__init__.py", "evaluation/memory.py",
 )  # fmt: skip
 
 FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""

@@ -2,7 +2,8 @@
 
 The schema checks each value on its own; these check what it cannot express: duplicate keys in the
 config files, references between sections (backbones, datasets, replicas), the ``results`` path,
-evaluation sizes against the synthetic test set and against memory. Each fault raises
+published hub names and the test set they name, evaluation sizes against the synthetic test set and
+against memory. Each fault raises
 :class:`ConfigError` with one line naming the key, so ``snakemake -n`` fails before any job runs,
 whatever already exists on disk. config/README.md ("Checks") lists them.
 
@@ -18,8 +19,19 @@ from typing import Any
 
 import yaml
 
+from rmflow.categories import is_single_split
 from rmflow.errors import UserError
 from rmflow.evaluation.memory import check_evaluation_memory
+from rmflow.hub_names import (
+    NAMESPACE,
+    TEST_SETS,
+    TRAIN_SETS,
+    current_hub_id,
+    evaluated_test_set,
+    in_namespace,
+    published_test_id,
+    reward_set_parts,
+)
 
 #: training data a reward model of each task type can use (``rmflow train`` loads ``train`` for the
 #: discriminative models, ``train_{task_type}`` for the generative ones; critiques are the latter's too)
@@ -149,6 +161,89 @@ def _check_train_data(config: Mapping[str, Any], name: str, task_type: str, data
         raise ConfigError(f"{key}: datasets.{data} is not configured")
 
 
+# --------------------------------------------------------------------------- published hub names
+def apply_defaults(config: dict[str, Any]) -> None:
+    """``datasets.test.source`` left out: the published test set ``datasets.test.name`` names, if any."""
+    test = config["datasets"]["test"]
+    if test.get("source") is None:
+        source = published_test_id(test["name"])
+        if source is None:
+            raise ConfigError(
+                f"datasets.test.source: missing, and name {test['name']!r} is not a published test set; "
+                f"give a source (hub id or directory) or name one of {', '.join(TEST_SETS)}"
+            )
+        test["source"] = source
+
+
+def evaluated_set(config: Mapping[str, Any]) -> str:
+    """The test set that ``{test}`` stands for in published reward ids (:func:`evaluated_test_set`)."""
+    test = config["datasets"]["test"]
+    return evaluated_test_set(test["name"], test.get("source"))
+
+
+def _published_reward_set(key: str, source: str, evaluated: str, task_type: str | None = None) -> None:
+    """A ``dongboklee`` reward id names a published reward set of the evaluated test set (and task type)."""
+    parts = reward_set_parts(source)
+    if parts is None:
+        raise ConfigError(
+            f"{key}: {source!r} is not a published reward set ({NAMESPACE}/{{dORM,dPRM,gORM,gPRM}}-"
+            "{14B,8B,qwen}-TEST, TEST a published test set)"
+        )
+    if parts[2] != evaluated:
+        raise ConfigError(
+            f"{key}: {source!r} holds rewards of the test set {parts[2]}, but the test set evaluated is "
+            f"{evaluated} (datasets.test); write {{test}} for the test-set part"
+        )
+    if task_type is not None and parts[0] != task_type:
+        raise ConfigError(
+            f"{key}: {source!r} holds rewards of a {parts[0]} model, not of a {task_type} model"
+        )
+
+
+def check_hub_names(config: Mapping[str, Any]) -> None:
+    """Published sources (``dongboklee/...``, current or old names) name sets that exist, of the right kind,
+    and reward sets of the test set that is evaluated."""
+    datasets = config["datasets"]
+    test = datasets["test"]
+    for kind in TRAIN_SETS:
+        source = datasets.get(kind, {}).get("source", "")
+        current = current_hub_id(source)
+        if in_namespace(source) and current != f"{NAMESPACE}/{TRAIN_SETS[kind]}":
+            raise ConfigError(
+                f"datasets.{kind}.source: {source!r} is not the published {kind} set "
+                f"({NAMESPACE}/{TRAIN_SETS[kind]})"
+            )
+    source = test["source"]
+    if in_namespace(source):
+        current = current_hub_id(source)[len(NAMESPACE) + 1 :]
+        if current not in TEST_SETS:
+            raise ConfigError(
+                f"datasets.test.source: {source!r} is not a published test set (published: "
+                f"{', '.join(TEST_SETS)})"
+            )
+        named = published_test_id(test["name"])
+        if named is not None and named != f"{NAMESPACE}/{current}":
+            raise ConfigError(
+                f"datasets.test.name: {test['name']!r} is the published test set {named}, but the source is "
+                f"{NAMESPACE}/{current}; name the set as its source (or leave the source out)"
+            )
+    if is_single_split(source) != is_single_split(test["name"]):
+        raise ConfigError(
+            f"datasets.test.name: {test['name']!r} and the source {source!r} disagree on whether the set has "
+            "the single split 'test' (a name containing GPQA-diamond, MedQA or LEXam); name it as published"
+        )
+    evaluated = evaluated_set(config)
+    for name, m in config["reward_models"].items():
+        if "rewards" in m and in_namespace(m["rewards"]):
+            rewards = m["rewards"].replace("{test}", evaluated)
+            _published_reward_set(f"reward_models.{name}.rewards", rewards, evaluated, m["task_type"])
+    for name, entries in config.get("analysis", {}).get("replicas", {}).items():
+        for i, entry in enumerate(entries):
+            if in_namespace(entry):
+                rewards = entry.replace("{test}", evaluated)
+                _published_reward_set(f"analysis.replicas.{name}[{i}]", rewards, evaluated)
+
+
 # --------------------------------------------------------------------------- evaluation sizes
 def check_evaluation(config: Mapping[str, Any]) -> None:
     """Ns within the synthetic test set's CoTs; num_runs x questions x Ns within memory.
@@ -181,9 +276,12 @@ def check_evaluation(config: Mapping[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- all of them
-def check_config(config: Mapping[str, Any], configfiles: Iterable[str | Path] = ()) -> None:
-    """All checks, in order: duplicate keys of ``configfiles``, ``results``, references, evaluation."""
+def check_config(config: dict[str, Any], configfiles: Iterable[str | Path] = ()) -> None:
+    """Fill the defaults (:func:`apply_defaults`), then all checks, in order: duplicate keys of
+    ``configfiles``, ``results``, references, published hub names, evaluation."""
     check_duplicate_keys(configfiles)
+    apply_defaults(config)
     check_results(config["results"])
     check_references(config)
+    check_hub_names(config)
     check_evaluation(config)

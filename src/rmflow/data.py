@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.errors import RecordError, UserError
+from rmflow.hub_names import current_hub_id
 
 KINDS = ("train", "generated", "train_gORM", "train_gPRM", "test", "reward")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -222,6 +223,7 @@ def _hub_records(source: str, category: str, revision: str | None) -> list[Recor
 def load_records(source: str | Path, category: str, kind: str, revision: str | None = None) -> list[Record]:
     """Load and validate the ``category`` records of ``kind`` from a local directory or a hub id.
 
+    An old name of a published set is read as its current one (:func:`rmflow.hub_names.current_hub_id`).
     An empty category is an error (a wrong file or split, not data), except for reward sets, whose
     coverage of the test set is checked where they are joined to it.
     """
@@ -232,8 +234,9 @@ def load_records(source: str | Path, category: str, kind: str, revision: str | N
         where: str | Path = local_file(source, category, kind)
         records = read_records(where)
     else:
+        source = current_hub_id(str(source))
         where = f"{source}[{category}]"
-        records = _hub_records(str(source), category, revision)
+        records = _hub_records(source, category, revision)
     if not records and kind != "reward":
         raise UserError(f"{where}: category {category} has no {'questions' if kind == 'test' else 'records'}")
     return validate_records(kind, records, where)
@@ -246,7 +249,7 @@ def resolve_revision(source: str | Path, revision: str | None, repo_type: str = 
     try:
         from huggingface_hub import HfApi
 
-        info = HfApi().repo_info(str(source), revision=revision, repo_type=repo_type)
+        info = HfApi().repo_info(current_hub_id(str(source)), revision=revision, repo_type=repo_type)
         return info.sha
     except Exception:
         return None

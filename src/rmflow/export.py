@@ -1,8 +1,10 @@
 """``rmflow export``: load a dataset (hub id or local directory), validate it, write it as files.
 
 Records become ``{category}.jsonl``; reward sets become ``{category}_reward.json`` (a JSON list, the
-published layout). ``source.json`` records the source, the requested and resolved revision and the
-record counts. Nothing is replaced unless every category is valid; each file is moved in atomically.
+published layout). An old name of a published set (``dongboklee/test``) is exported from its current
+one (:mod:`rmflow.hub_names`). ``source.json`` records the source as given, the hub id read, the
+requested and resolved revision and the record counts. Nothing is replaced unless every category is
+valid; each file is moved in atomically.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 from pathlib import Path
 
 from rmflow.categories import resolve_categories
-from rmflow.data import KINDS, load_records, resolve_revision
+from rmflow.data import KINDS, is_local, load_records, resolve_revision
+from rmflow.hub_names import current_hub_id
 from rmflow.io import staged_outputs, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,9 @@ def export(
     Nothing in ``output_dir`` changes unless every category is valid (:func:`rmflow.io.staged_outputs`).
     """
     counts = {}
+    hub_id = None if is_local(data_path) else current_hub_id(str(data_path))
+    if hub_id is not None and hub_id != str(data_path):
+        log.info("%s is an old name of %s: exporting that", data_path, hub_id)
     with staged_outputs(output_dir) as staging:
         for cat in resolve_categories(category, data_path):
             records = load_records(data_path, cat, kind, revision)
@@ -50,6 +56,7 @@ def export(
             log.info("%s[%s]: %d records", data_path, cat, len(records))
         summary = {
             "source": str(data_path),
+            "hub_id": hub_id,
             "kind": kind,
             "revision": revision,
             "resolved_revision": resolve_revision(data_path, revision),

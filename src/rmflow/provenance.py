@@ -161,7 +161,7 @@ def hub_revisions(params: Any, outputs: Iterable[Path], resolve: bool = True) ->
             if info.get("resolved_revision") or not Path(str(info.get("source", ""))).exists():
                 found.append(
                     {
-                        "id": info.get("source"),
+                        "id": info.get("hub_id") or info.get("source"),
                         "type": "dataset",
                         "revision": info.get("revision"),
                         "resolved": info.get("resolved_revision"),
