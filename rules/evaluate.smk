@@ -31,12 +31,14 @@ rule evaluate:
 
 
 rule plot:
-    """One panel per category (Overall first), x = N on a log2 axis, plus a separate legend."""
+    """One panel per category (Overall first), x = N on a log2 axis; the Overall panel alone; the legend."""
     input:
         f"{EVAL_DIR}/{{table}}.csv",
     output:
         pdf=f"{PLOT_DIR}/{{table}}.pdf",
         png=report(f"{PLOT_DIR}/{{table}}.png", caption="../workflow/report/plot.rst", category="Plots"),
+        overall_pdf=f"{PLOT_DIR}/{{table}}_overall.pdf",
+        overall_png=f"{PLOT_DIR}/{{table}}_overall.png",
         legend_pdf=f"{PLOT_DIR}/{{table}}_legend.pdf",
         legend_png=f"{PLOT_DIR}/{{table}}_legend.png",
     wildcard_constraints:
@@ -51,4 +53,8 @@ rule plot:
     conda:
         "../envs/light.yaml"
     shell:
-        stage("plot", f"{RMFLOW} plot --input_file {{input:q}} --output_file {sh(PLOT_DIR)}/{{wildcards.table}} {{params.flags}}")
+        stage(
+            "plot",
+            f"{RMFLOW} plot --input_file {{input:q}} --output_file {sh(PLOT_DIR)}/{{wildcards.table}} "
+            f"--test_name {sh(TEST)} {{params.flags}}",
+        )

@@ -149,7 +149,7 @@ OUTPUTS = {
     "evaluate": ["best_of_n.csv", "weighted_vote.csv", "summary.json"],
     "analyze": ["verifier_metrics.csv", "plots/calibration.png"],
     "export": ["law.jsonl", "math.jsonl", "law_reward.json", "math_reward.json", "source.json"],
-    "plot": ["fig.pdf", "fig.png", "fig_legend.pdf", "fig_legend.png"],
+    "plot": ["fig.pdf", "fig.png", "fig_overall.pdf", "fig_overall.png", "fig_legend.pdf", "fig_legend.png"],
     "synth": ["test/law.jsonl", "train/law.jsonl", "synth.json"],
     "shorten": ["law.jsonl", "math.jsonl", "shorten_stats.json"],
 }

@@ -28,7 +28,7 @@ def done(tmp_path_factory) -> Path:
 
 def test_run_records_provenance_and_audits_clean(done):
     for table in ("best_of_n", "weighted_vote"):
-        for suffix in (".pdf", ".png", "_legend.pdf", "_legend.png"):
+        for suffix in (".pdf", ".png", "_overall.pdf", "_overall.png", "_legend.pdf", "_legend.png"):
             assert (done / "results" / "plots" / f"{table}{suffix}").is_file()
     cwd = os.getcwd()
     os.chdir(done)

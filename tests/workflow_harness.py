@@ -20,6 +20,7 @@ WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs"
 REAL_MODULES = (
     "__init__.py", "errors.py", "io.py", "presets.py", "provenance.py",
     "config_checks.py", "categories.py", "hub_names.py", "evaluation/__init__.py", "evaluation/memory.py",
+    "evaluation/report.py", "styles.py",
 )  # fmt: skip
 
 FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""
@@ -56,7 +57,7 @@ def main():
         path.write_text(text)
 
     if stage == "plot":
-        for suffix in (".pdf", ".png", "_legend.pdf", "_legend.png"):
+        for suffix in (".pdf", ".png", "_overall.pdf", "_overall.png", "_legend.pdf", "_legend.png"):
             write(Path(get("--output_file") + suffix))
         return
     out = Path(get("--output_dir"))

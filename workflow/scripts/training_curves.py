@@ -3,8 +3,9 @@
     python training_curves.py --checkpoints DIR... --names NAME... --output PNG
 
 Reads each checkpoint's ``rmflow_train.json`` (``loss_history`` or the trainer's ``log_history``:
-entries with ``step`` and ``loss``) and draws one line per model. A model without logged losses is
-listed in the legend as such rather than failing the report.
+entries with ``step`` and ``loss``) and draws one line per model, in the model's style of every other
+figure (:mod:`rmflow.styles`). A model without logged losses is listed in the legend as such rather
+than failing the report.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from rmflow.styles import method_styles
 
 SUMMARY = "rmflow_train.json"
 
@@ -37,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    styles = method_styles(args.names)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for name, ckpt in zip(args.names, args.checkpoints, strict=True):
         path = Path(ckpt) / SUMMARY
@@ -47,9 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         if points:
             steps = [s for s, _ in points]
             losses = [v for _, v in points]
-            ax.plot(steps, losses, marker="o", markersize=3, label=name)
+            every = max(1, len(steps) // 12)
+            ax.plot(steps, losses, **styles[name].line(), markersize=4, markevery=every, label=name)
         else:
-            ax.plot([], [], label=f"{name} (no logged loss)")
+            ax.plot([], [], **styles[name].line(), label=f"{name} (no logged loss)")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss")
     ax.set_title("Reward-model training")

@@ -2,8 +2,9 @@
 
 Every figure function takes the rows it plots (as written to the CSVs) and writes
 ``{plot_dir}/{name}.pdf`` and ``.png`` atomically; :func:`render` draws independent figures in
-forked worker processes (one per idle usable CPU, at most 8). Reward models keep one colour and marker
-across figures (dORM, dPRM, gORM, gPRM by name prefix; MV black; oracles grey).
+forked worker processes (one per idle usable CPU, at most 8). Methods look the same in every figure of the
+project (:mod:`rmflow.styles`: ORM blue, PRM red, discriminative light, generative dark; Majority Voting
+black; Pass@N grey).
 """
 
 from __future__ import annotations
@@ -24,15 +25,9 @@ import numpy as np
 
 from rmflow.evaluation.report import MV, PASS
 from rmflow.io import atomic_path
+from rmflow.styles import MV_STYLE, PASS_STYLE, TABLE_TITLES, X_LABEL, Y_LABEL, Style, label, method_styles
 
-FIXED_STYLE = {
-    "dORM": ("#1f77b4", "o"),
-    "dPRM": ("#ff7f0e", "s"),
-    "gORM": ("#2ca02c", "^"),
-    "gPRM": ("#d62728", "D"),
-}
-EXTRA_STYLE = [("#9467bd", "v"), ("#8c564b", "P"), ("#e377c2", "X"), ("#17becf", "*"), ("#bcbd22", "h")]
-SELECTION_TITLE = {"best_of_n": "Best-of-N", "weighted_vote": "Weighted vote"}
+SELECTION_TITLE = TABLE_TITLES
 GROUP_TITLE = {
     "all": "All domains",
     "math_adjacent": "Math-adjacent",
@@ -97,7 +92,7 @@ def _warm_up() -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(2, 1.5))
     ax.set_title("Warm-up: 0.5 (%)", fontsize=10)
-    ax.set_xlabel("N (CoTs per question)")
+    ax.set_xlabel(X_LABEL)
     ax.plot([1, 2], [0, 1], label="x")
     ax.legend(fontsize=7)
     _write(fig, io.BytesIO(), io.BytesIO())
@@ -111,20 +106,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Colour and marker per model: fixed for the four families, then a cycle of others."""
-    out, extra = {}, iter(EXTRA_STYLE * (len(models) // len(EXTRA_STYLE) + 1))
-    used: set[str] = set()
-    for m in models:
-        family = next((f for f in FIXED_STYLE if m.startswith(f) and f not in used), None)
-        if family:
-            used.add(family)
-            out[m] = FIXED_STYLE[family]
-        else:
-            out[m] = next(extra)
-    return out
 
 
 def save(fig: Any, plot_dir: Path, name: str) -> list[Path]:
@@ -183,7 +164,7 @@ def _log2(Ns: Sequence[int]) -> np.ndarray:
 
 def _log2_axis(ax: Any, Ns: Sequence[int]) -> None:
     ax.set_xticks(_log2(Ns), [str(n) for n in Ns])
-    ax.set_xlabel("N (CoTs per question)")
+    ax.set_xlabel(X_LABEL)
     ax.grid(alpha=0.3)
 
 
@@ -246,14 +227,18 @@ class Accuracy:
 
 def _accuracy_panel(
     ax: Any, acc: Accuracy, Ns: Sequence[int], selection: str, group: str, strategies: Mapping[str, str],
-    styles: Mapping[str, tuple[str, str]], band: bool = True,
+    styles: Mapping[str, Style], band: bool = True,
 ) -> None:  # fmt: skip
     x = _log2(Ns)
     ax.plot(
-        x, acc.curve(Ns, "majority_vote", MV, "", group, "mean"), color="black", marker="o", ms=3, label=MV
+        x, acc.curve(Ns, "majority_vote", MV, "", group, "mean"), **MV_STYLE.line(), ms=3, label=label(MV)
     )
     ax.plot(
-        x, acc.curve(Ns, "pass@N", PASS, "", group, "mean"), color="grey", ls=":", label="Pass@N (oracle)"
+        x,
+        acc.curve(Ns, "pass@N", PASS, "", group, "mean"),
+        **PASS_STYLE.line(),
+        ms=3,
+        label=f"{PASS} (oracle)",
     )
     ax.plot(
         x,
@@ -264,19 +249,24 @@ def _accuracy_panel(
         label="pass@k (unbiased)",
     )
     for model, strategy in strategies.items():
-        color, marker = styles[model]
+        style = styles[model]
         mean = acc.curve(Ns, selection, model, strategy, group, "mean")
-        ax.plot(x, mean, color=color, marker=marker, ms=4, label=f"{model} ({strategy})")
+        ax.plot(x, mean, **style.line(), ms=4, label=f"{model} ({strategy})")
         if band:
             low = acc.curve(Ns, selection, model, strategy, group, "ci95_low")
             high = acc.curve(Ns, selection, model, strategy, group, "ci95_high")
-            ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0)
+            ax.fill_between(x, low, high, color=style.color, alpha=0.15, lw=0)
     _log2_axis(ax, Ns)
 
 
 def _accuracy_labels(strategies: Mapping[str, str]) -> list[str]:
     """Legend labels of :func:`_accuracy_panel`."""
-    return [MV, "Pass@N (oracle)", "pass@k (unbiased)", *(f"{m} ({s})" for m, s in strategies.items())]
+    return [
+        label(MV),
+        f"{PASS} (oracle)",
+        "pass@k (unbiased)",
+        *(f"{m} ({s})" for m, s in strategies.items()),
+    ]
 
 
 def uncertainty_figure(
@@ -284,12 +274,12 @@ def uncertainty_figure(
 ) -> list[Path]:
     """Macro accuracy vs N (group all) with 95% bootstrap CI bands, best-of-N and weighted vote."""
     plt = _pyplot()
-    acc, styles = Accuracy(rows), model_styles(list(strategies))
+    acc, styles = Accuracy(rows), method_styles(list(strategies))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
         _accuracy_panel(ax, acc, Ns, selection, "all", strategies, styles)
         _title(ax, f"{SELECTION_TITLE[selection]} — macro average, 95% bootstrap CI")
-    axes[0].set_ylabel("Task accuracy (%)")
+    axes[0].set_ylabel(Y_LABEL)
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _layout(fig, right=_legend_width(_accuracy_labels(strategies), 8) + 0.25, top=0.4)
     return save(fig, plot_dir, "uncertainty")
@@ -304,7 +294,7 @@ def groups_figure(
 ) -> list[Path]:
     """Rows: best-of-N, weighted vote; columns: macro groups (all, math-adjacent, non-math-adjacent)."""
     plt = _pyplot()
-    acc, styles = Accuracy(rows), model_styles(list(strategies))
+    acc, styles = Accuracy(rows), method_styles(list(strategies))
     fig, axes = plt.subplots(
         2, len(groups), figsize=(4.2 * len(groups), 7.5), squeeze=False, sharex=True, sharey="row"
     )
@@ -313,7 +303,7 @@ def groups_figure(
             ax = axes[i, j]
             _accuracy_panel(ax, acc, Ns, selection, group, strategies, styles)
             _title(ax, f"{SELECTION_TITLE[selection]}: {GROUP_TITLE.get(group, group)}", fontsize=10)
-        axes[i, 0].set_ylabel("Task accuracy (%)")
+        axes[i, 0].set_ylabel(Y_LABEL)
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     for ax in axes[0]:  # the bottom row's N axis serves both rows
         ax.set_xlabel("")
@@ -330,7 +320,7 @@ def aggregations_figure(
 ) -> list[Path]:
     """Per model (columns) and selection (rows): accuracy vs N under every aggregation, group all."""
     plt = _pyplot()
-    acc, styles = Accuracy(rows), model_styles(list(strategies))
+    acc, styles = Accuracy(rows), method_styles(list(strategies))
     models = list(strategies) or ["(no reward models)"]
     fig, axes = plt.subplots(
         2, len(models), figsize=(3.8 * len(models), 7), squeeze=False, sharex=True, sharey="row"
@@ -339,8 +329,14 @@ def aggregations_figure(
         for j, model in enumerate(models):
             ax = axes[i, j]
             x = _log2(Ns)
-            ax.plot(x, acc.curve(Ns, "majority_vote", MV, "", "all", "mean"), color="black", lw=1, label=MV)
-            color = styles.get(model, ("grey", "o"))[0]
+            ax.plot(
+                x,
+                acc.curve(Ns, "majority_vote", MV, "", "all", "mean"),
+                color=MV_STYLE.color,
+                lw=1,
+                label=label(MV),
+            )
+            color = styles[model].color if model in styles else "grey"
             for agg in aggregations:
                 own = strategies.get(model) == agg
                 ax.plot(
@@ -351,7 +347,7 @@ def aggregations_figure(
             _title(ax, f"{model}: {SELECTION_TITLE[selection]}", fontsize=10)
             if i == 0:  # the same legend holds for the row below
                 ax.legend(fontsize=7, loc="lower right")
-        axes[i, 0].set_ylabel("Task accuracy (%)")
+        axes[i, 0].set_ylabel(Y_LABEL)
     for ax in axes[0]:  # the bottom row's N axis serves both rows
         ax.set_xlabel("")
     _layout(fig, hgap=0.45)
@@ -445,7 +441,7 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
     ]
     if not models:
         return _message(plot_dir, "reliability", "Reliability", "No reward model has scores in [0, 1].")
-    styles = model_styles(list(strategies))
+    styles = method_styles(list(strategies))
     fig, axes = plt.subplots(
         2, len(models), figsize=(3.6 * len(models), 5.6), squeeze=False, sharex=True, sharey="row",
         gridspec_kw={"height_ratios": [3, 1]},
@@ -464,7 +460,7 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
             np.nan_to_num(acc),
             width=width,
             align="edge",
-            color=styles[m][0],
+            color=styles[m].color,
             alpha=0.7,
             edgecolor="black",
             lw=0.5,
@@ -500,10 +496,10 @@ def process_figure(plot_dir: Path, rows: Sequence[Row], columns: Sequence[str], 
         by_group = {r[2]: r for r in rows if r[1] == m}
         cols = [c for c in columns if c in by_group]
         x = np.arange(len(cols))
-        for k, (idx, label, color) in enumerate(
-            ((6, "acc. erroneous", "#d62728"), (7, "acc. correct", "#2ca02c"), (8, "F1", "#1f77b4"))
+        for k, (idx, text, color) in enumerate(  # metric colours, apart from the reward models' blue and red
+            ((6, "acc. erroneous", "#d95f02"), (7, "acc. correct", "#1b9e77"), (8, "F1", "#7570b3"))
         ):
-            ax.bar(x + (k - 1) * 0.27, [by_group[c][idx] for c in cols], width=0.27, label=label, color=color)
+            ax.bar(x + (k - 1) * 0.27, [by_group[c][idx] for c in cols], width=0.27, label=text, color=color)
         ax.set_xticks(x)
         ax.set_xticklabels(
             [GROUP_TITLE.get(c, c.replace("_", " ")) for c in cols], rotation=45, ha="right", fontsize=8
@@ -526,19 +522,18 @@ def replicas_figure(
 ) -> list[Path]:
     """Per selection: every replica's macro accuracy vs N (points), their mean (line) and min-max band."""
     plt = _pyplot()
-    styles = model_styles(list(models))
+    styles = method_styles(list(models))
     x = _log2(Ns)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
         for k, m in enumerate(models):
             part = [r for r in rows if r[1] == selection and r[3] == m and r[4] == "all"]
             stat = {(r[2], r[7]): r[8] for r in part if r[5] == ""}
-            color, marker = styles[m]
+            style = styles[m]
+            color = style.color
             mean = np.array([stat.get((n, "replica_mean"), math.nan) for n in Ns])
             count = int(stat.get((Ns[0], "replicas"), 1))
-            ax.plot(
-                x, mean, color=color, marker=marker, ms=4, label=f"{m} ({count} replica{'s' * (count > 1)})"
-            )
+            ax.plot(x, mean, **style.line(), ms=4, label=f"{m} ({count} replica{'s' * (count > 1)})")
             if count > 1:
                 low = [stat[n, "replica_min"] for n in Ns]
                 high = [stat[n, "replica_max"] for n in Ns]
@@ -548,7 +543,7 @@ def replicas_figure(
                 ax.scatter(*zip(*pts, strict=True), color=color, s=8, alpha=0.7)
         _log2_axis(ax, Ns)
         _title(ax, f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
-    axes[0].set_ylabel("Task accuracy (%)")
+    axes[0].set_ylabel(Y_LABEL)
     if models:
         axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     labels = [f"{m} (00 replicas)" for m in models]
@@ -583,7 +578,8 @@ def length_figure(
     _title(axes[0], f"{model}: best-of-N accuracy by length", fontsize=10)
     axes[0].legend(fontsize=7)
     aucs = [stat[b, "", "auroc"] for b in buckets]
-    axes[1].bar(x, aucs, color="#1f77b4", alpha=0.8)
+    color = method_styles([model])[model].color
+    axes[1].bar(x, aucs, color=color, alpha=0.8)
     axes[1].axhline(0.5, color="black", ls=":", lw=0.8)
     axes[1].set_ylim(0, 1)
     axes[1].set_ylabel("AUROC")
@@ -601,7 +597,7 @@ def length_figure(
         x + 0.2,
         [stat.get((b, n_max, "selected_share"), 0) for b in buckets],
         width=0.4,
-        color="#d62728",
+        color=color,
         label=f"best-of-{n_max} choices",
     )
     axes[2].set_ylabel("Share (%)")
