@@ -65,6 +65,8 @@ def test_deepseek_backbone_gets_the_keeping_template(world, tmp_path):
 
 @pytest.mark.parametrize("task", ["gORM", "gPRM"])
 def test_completion_mask_covers_exactly_the_completion(world, tmp_path, task):
+    """As the published adapters were trained: the user turn rendered alone is the prompt; the assistant
+    header and the critique (with EOS) are the completion, the only tokens with a loss."""
     records = load_records(world / "synth" / f"train_{task}", "math", f"train_{task}")[:2]
     preset = load_preset(f"{task}-tiny")
     trainer = build_trainer(task, preset, str(world / "backbone"), {"math": records}, tmp_path, 2)
@@ -75,10 +77,43 @@ def test_completion_mask_covers_exactly_the_completion(world, tmp_path, task):
         prompt_ids = [i for i, lab in zip(ids, labels, strict=True) if lab == -100]
         completion_ids = [i for i in labels if i != -100]
         assert prompt_ids + completion_ids == ids  # the completion is one suffix
-        prompt = tok.apply_chat_template(ex["prompt"], tokenize=False, add_generation_prompt=True)
-        assert tok.decode(prompt_ids) == prompt  # user turn + "<｜Assistant｜><think>\n"
-        assert rec["critique"].startswith("<think>\n")
-        assert tok.decode(completion_ids) == rec["critique"][len("<think>\n") :] + EOS
+        assert tok.decode(prompt_ids) == tok.apply_chat_template(ex["prompt"], tokenize=False)
+        assert tok.decode(prompt_ids) == f"{BOS}{USER}{ex['prompt'][0]['content']}"
+        assert tok.decode(completion_ids) == f"{ASSISTANT}{rec['critique']}{EOS}"
+    assert trainer.rmflow_long_examples == {"math": 0}
+
+
+def test_max_length_cuts_examples_to_their_start_and_says_how_many(world, tmp_path, caplog):
+    """max_length (the paper presets: 1024, as published) cuts every longer example to its first tokens
+    and keeps one whose prompt alone fills it, with no token in the loss; null keeps examples whole.
+    The cuts are counted per category in one warning."""
+    records = {c: load_records(world / "synth" / "train_gPRM", c, "train_gPRM") for c in ("math", "law")}
+    whole = build_trainer("gPRM", load_preset("gPRM-tiny"), str(world / "backbone"), records, tmp_path, 2)
+    rows = list(whole.train_dataset)
+    cats = [c for c, recs in records.items() for _ in recs]
+    prompts = sorted(row["labels"].index(next(x for x in row["labels"] if x != -100)) for row in rows)
+    cap = prompts[len(prompts) // 2]  # the prompt alone fills it for about half of the examples
+    lengths = [len(row["input_ids"]) for row in rows]
+    long = {c: sum(n > cap for n, cat in zip(lengths, cats, strict=True) if cat == c) for c in records}
+    with caplog.at_level("WARNING", logger="rmflow.generative.sft_data"):
+        preset = load_preset("gPRM-tiny", {"max_length": cap})
+        cut = build_trainer("gPRM", preset, str(world / "backbone"), records, tmp_path, 2)
+    assert cut.rmflow_long_examples == long and long["math"] > 0 and long["law"] > 0
+    assert len(cut.train_dataset) == len(rows)
+    for full, row in zip(rows, cut.train_dataset, strict=True):
+        assert row["input_ids"] == full["input_ids"][:cap] and row["labels"] == full["labels"][:cap]
+    assert any(set(row["labels"]) == {-100} for row in cut.train_dataset)
+    (message,) = [r.getMessage() for r in caplog.records if "max_length" in r.getMessage()]
+    assert f"{sum(long.values())} of {len(rows)} examples are longer than max_length {cap} tokens" in message
+    assert f"cut to their first {cap} (math {long['math']}, law {long['law']})" in message
+
+
+@pytest.mark.parametrize("size", ["14B", "8B", "qwen"])
+def test_paper_presets_train_as_published(size):
+    for task in ("gORM", "gPRM"):
+        preset = load_preset(f"{task}-{size}")
+        assert preset["max_length"] == 1024 and preset["completion_only_loss"] is None
+        assert load_preset(f"{task}-{size}", {"max_length": None})["max_length"] is None  # no cap
 
 
 def test_raw_logprobs_match_a_forward_pass(backend):

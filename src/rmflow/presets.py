@@ -94,6 +94,7 @@ PRESET_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "bf16": (lambda v: isinstance(v, bool), "true or false"),
     "cpu_bf16": (lambda v: isinstance(v, bool), "true or false"),
     "gradient_checkpointing": (lambda v: isinstance(v, bool), "true or false"),
+    "completion_only_loss": (lambda v: v is None or isinstance(v, bool), "true, false or null"),
     "save_steps": (_int(1), "a positive integer"),
     "save_total_limit": (_int(1, null=True), "a positive integer or null"),
     "logging_steps": (_int(1), "a positive integer"),

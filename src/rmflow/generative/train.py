@@ -1,10 +1,13 @@
-"""``rmflow train --task_type gORM|gPRM``: LoRA SFT of a generative reward model (SPEC §4.5).
+"""``rmflow train --task_type gORM|gPRM``: LoRA SFT of a generative reward model.
 
 Prompt-completion conversational data: user = ORM/PRM prompt built from the record's category,
-question and CoT; assistant = ``critique`` (the chat template closes the turn with EOS); the loss
-covers only the completion tokens (TRL ``SFTTrainer``, ``completion_only_loss``). Hyper-parameters come
-from a preset (``config/presets/g{ORM,PRM}-*.yaml``, ``--set KEY=VALUE`` overrides); gradient
-accumulation is derived so that per-device batch x processes x accumulation = ``effective_batch_size``.
+question and CoT; assistant = ``critique`` (the chat template closes the turn with EOS). Examples are
+tokenised, labelled and cut to ``max_length`` tokens as the published adapters' were
+(:mod:`rmflow.generative.sft_data`; the paper presets: 1024, null: no cap; how many are cut is logged
+per category and recorded), the loss on the completion only unless ``completion_only_loss`` is false.
+Hyper-parameters come from a preset (``config/presets/g{ORM,PRM}-*.yaml``, ``--set KEY=VALUE``
+overrides); gradient accumulation is derived so that per-device batch x processes x accumulation =
+``effective_batch_size``.
 DeepSeek-R1 backbones get the reasoning-keeping chat template, saved with the adapter. Checkpoints go to
 ``--work_dir`` (default ``OUT``) as ``checkpoint-*``; a rerun with the same settings, data and backbone
 resumes from the last one (:mod:`rmflow.training_resume`), and they are removed once the adapter is
@@ -25,9 +28,14 @@ from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
 from rmflow.data import load_records
 from rmflow.discriminative import add_once
 from rmflow.errors import UserError
+from rmflow.generative.sft_data import (
+    report_long_examples,
+    report_prompt_mismatch,
+    sft_examples,
+    tokenize_example,
+)
 from rmflow.io import staged_outputs, write_json
 from rmflow.presets import gradient_accumulation, load_preset, parse_overrides
-from rmflow.prompts import task_prompt
 from rmflow.training_resume import clear_work_dir, resume_point, work_fingerprint
 
 log = logging.getLogger(__name__)
@@ -47,19 +55,6 @@ def add_arguments(group: Any) -> None:
         action="store_true",
         help="start over even if the work directory holds a checkpoint",
     )
-
-
-def sft_examples(task_type: str, category: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Conversational prompt-completion examples: user prompt -> assistant critique."""
-    return [
-        {
-            "prompt": [
-                {"role": "user", "content": task_prompt(task_type, category, r["question"], r["cot"])}
-            ],
-            "completion": [{"role": "assistant", "content": r["critique"]}],
-        }
-        for r in records
-    ]
 
 
 def prepare_tokenizer(model_id: str, revision: str | None = None) -> Any:
@@ -94,7 +89,8 @@ def build_trainer(
     seed: int = 42,
     revision: str | None = None,
 ) -> Any:
-    """A ready ``trl.SFTTrainer`` (LoRA model, tokenised prompt-completion dataset, SFTConfig)."""
+    """A ready ``trl.SFTTrainer`` (LoRA model, tokenised prompt-completion dataset, SFTConfig); its
+    ``rmflow_long_examples`` holds, per category, how many examples ``max_length`` cuts."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -103,15 +99,25 @@ def build_trainer(
 
     tokenizer = prepare_tokenizer(model_id, revision)
     examples = [ex for cat, recs in records_by_category.items() for ex in sft_examples(task_type, cat, recs)]
+    categories = [cat for cat, recs in records_by_category.items() for _ in recs]
     if not examples:
         raise UserError("no training records in the selected categories")
     if not _closes_with_eos(tokenizer, examples[0]):
         log.info("chat template does not end the assistant turn with EOS: appending %r", tokenizer.eos_token)
         for ex in examples:
             ex["completion"][0]["content"] += tokenizer.eos_token
-    if "enable_thinking" in tokenizer.chat_template:
-        for ex in examples:  # same rendering as the scoring prefix (SPEC §3, Qwen3)
-            ex["chat_template_kwargs"] = {"enable_thinking": False}
+    max_length = preset.get("max_length")
+    # null: TRL's default, which for prompt-completion data is the completion only
+    completion_only = preset.get("completion_only_loss") is not False
+    dataset = Dataset.from_list(examples).map(
+        tokenize_example,
+        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "completion_only": completion_only},
+        remove_columns=["prompt", "completion"],
+        desc="Tokenising",
+    )
+    report_prompt_mismatch(dataset["prompt_is_prefix"])
+    long = report_long_examples(task_type, categories, dataset["num_tokens"], max_length)
+    dataset = dataset.remove_columns(["num_tokens", "prompt_is_prefix"])  # TRL keeps input_ids and labels
     world = int(os.environ.get("WORLD_SIZE", "1"))
     accum = gradient_accumulation(int(preset["effective_batch_size"]), per_device_batch_size, world)
     bf16 = bool(preset.get("bf16")) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -131,8 +137,8 @@ def build_trainer(
         bf16=bf16,
         gradient_checkpointing=bool(preset["gradient_checkpointing"]),
         gradient_checkpointing_kwargs={"use_reentrant": False},
-        max_length=preset.get("max_length"),
-        completion_only_loss=True,
+        max_length=None,  # examples are cut already: TRL would also drop fully masked ones
+        completion_only_loss=completion_only,
         logging_steps=int(preset.get("logging_steps", 10)),
         save_strategy="steps",
         save_steps=int(preset.get("save_steps", 200)),
@@ -150,13 +156,11 @@ def build_trainer(
         target_modules=preset.get("lora_target_modules", "all-linear"),
         task_type="CAUSAL_LM",
     )
-    return SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=Dataset.from_list(examples),
-        processing_class=tokenizer,
-        peft_config=lora,
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=dataset, processing_class=tokenizer, peft_config=lora
     )
+    trainer.rmflow_long_examples = long  # recorded in rmflow_train.json
+    return trainer
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
@@ -231,6 +235,7 @@ def _summary(
         "data_path": str(data_path),
         "revision": args.revision,
         "records": {cat: len(recs) for cat, recs in records.items()},
+        "cut_to_max_length": trainer.rmflow_long_examples,
         "preset": preset,
         "per_device_batch_size": per_device,
         "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
