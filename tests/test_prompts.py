@@ -1,5 +1,7 @@
 """The interface strings of docs/formats.md#model-inputs, checked against literal expected text."""
 
+import pytest
+
 from rmflow.categories import display_name
 from rmflow.prompts import (
     discriminative_parts,
@@ -88,5 +90,30 @@ def test_generation_prompt_strips_bos_and_appends_prefix():
     tok = _Tok()
     assert generation_prompt(tok, "hi") == "[U]hi[A]Let's verify step by step:"
     assert tok.kwargs == {}
-    generation_prompt(tok, "hi", qwen3=True)
+    generation_prompt(tok, "hi", thinking_off=True)
     assert tok.kwargs == {"enable_thinking": False}
+
+
+@pytest.mark.parametrize(
+    "model_id, off",
+    [
+        ("Qwen/Qwen3-8B", True),
+        ("/models/qwen3-8b-merged", True),
+        ("dongboklee/gORM-qwen", False),  # the published -qwen adapters keep the template's default
+        ("dongboklee/gPRM-qwen", False),
+        ("results/checkpoints/gORM-qwen", False),
+        ("dongboklee/gORM-14B", False),
+        ("", False),
+    ],
+)
+def test_scoring_turns_thinking_off_only_for_a_qwen3_model_id(model_id, off):
+    """As the published rewards were made: the switch follows the --model_id, not the template."""
+    from rmflow.chat_template import turns_thinking_off
+    from rmflow.generative.reward import build_prompts
+
+    assert turns_thinking_off(model_id) is off
+    tok = _Tok()
+    record = {"question": "Q", "cots": [["a"]]}
+    (prompt,) = build_prompts("gORM", "math", [record], tok, model_id)
+    assert tok.kwargs == ({"enable_thinking": False} if off else {})
+    assert prompt.endswith("[A]Let's verify step by step:")

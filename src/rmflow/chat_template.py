@@ -36,3 +36,14 @@ def is_deepseek_r1(model_name_or_path: str, chat_template: str | None) -> bool:
     return "deepseek-r1" in name or bool(
         chat_template and ASSISTANT in chat_template and "</think>" in chat_template
     )
+
+
+def turns_thinking_off(model_id: str) -> bool:
+    """Whether scoring passes ``enable_thinking=False`` to the chat template (Qwen3 templates read it).
+
+    As the published rewards were made: only when the ``--model_id`` contains ``qwen3`` (any case). The
+    published ``-qwen`` adapters (``dongboklee/gORM-qwen``, ``dongboklee/gPRM-qwen``) and checkpoint
+    directories do not, so their prompts keep the template's default. Teacher generation and SFT never
+    pass it.
+    """
+    return "qwen3" in str(model_id).lower()

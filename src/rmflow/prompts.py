@@ -78,9 +78,13 @@ def task_prompt(
     raise ValueError(f"no generative prompt for task type {task_type!r}")
 
 
-def generation_prompt(tokenizer: Any, user_prompt: str, qwen3: bool = False) -> str:
-    """Chat-templated single user turn + generation prompt + ``VERIFY_PREFIX``, leading BOS removed."""
-    kwargs = {"enable_thinking": False} if qwen3 else {}
+def generation_prompt(tokenizer: Any, user_prompt: str, thinking_off: bool = False) -> str:
+    """Chat-templated single user turn + generation prompt + ``VERIFY_PREFIX``, leading BOS removed.
+
+    ``thinking_off`` passes ``enable_thinking=False`` to the template
+    (:func:`rmflow.chat_template.turns_thinking_off` decides when).
+    """
+    kwargs = {"enable_thinking": False} if thinking_off else {}
     text = tokenizer.apply_chat_template(
         [{"role": "user", "content": user_prompt}], tokenize=False, add_generation_prompt=True, **kwargs
     )

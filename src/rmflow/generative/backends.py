@@ -140,11 +140,6 @@ def load_tokenizer(ref: ModelRef) -> Any:
     return tok
 
 
-def uses_thinking_switch(tokenizer: Any) -> bool:
-    """Qwen3-style templates take ``enable_thinking``; SPEC §3 turns it off for the generation prefix."""
-    return "enable_thinking" in (getattr(tokenizer, "chat_template", None) or "")
-
-
 def token_id(tokenizer: Any, text: str) -> int:
     """Last token id of ``text`` (no special tokens): the verdict ids of ``" Yes"`` / ``" No"``."""
     ids = tokenizer.encode(text, add_special_tokens=False)

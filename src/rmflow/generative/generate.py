@@ -19,7 +19,7 @@ from typing import Any
 from rmflow.categories import resolve_categories
 from rmflow.data import load_records
 from rmflow.fingerprint import model_fingerprint
-from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, uses_thinking_switch
+from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec
 from rmflow.generative.runner import SamplingStage, execute
 from rmflow.io import write_json, write_jsonl
 from rmflow.prompts import generation_prompt, task_prompt
@@ -79,11 +79,9 @@ class GenerateStage(SamplingStage):
         return (self.out / f"{category}.jsonl").exists()
 
     def prompts(self, tokenizer: Any, category: str) -> list[str]:
-        task, qwen3 = self.args.task_type, uses_thinking_switch(tokenizer)
-        return [
-            generation_prompt(
-                tokenizer, task_prompt(task, category, r["question"], r["cot"], teacher=True), qwen3
-            )
+        task = self.args.task_type
+        return [  # the teacher's template as it is: no thinking switch
+            generation_prompt(tokenizer, task_prompt(task, category, r["question"], r["cot"], teacher=True))
             for r in self.inputs(category)[0]
         ]
 

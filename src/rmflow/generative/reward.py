@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.categories import resolve_categories
+from rmflow.chat_template import turns_thinking_off
 from rmflow.data import load_records
 from rmflow.discriminative import add_once
 from rmflow.errors import UserError
 from rmflow.fingerprint import model_fingerprint
-from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, token_id, uses_thinking_switch
+from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, token_id
 from rmflow.generative.runner import SamplingStage, execute
 from rmflow.generative.verdict import sample_reward, stop_strings
 from rmflow.io import write_json
@@ -53,11 +54,14 @@ def add_arguments(group: Any) -> None:
     add_once(group, "--base_model", default=None, help="override the adapter's base_model_name_or_path")
 
 
-def build_prompts(task_type: str, category: str, records: list[dict[str, Any]], tokenizer: Any) -> list[str]:
-    """One prompt (chat template + verify prefix) per test CoT, question-major."""
-    qwen3 = uses_thinking_switch(tokenizer)
+def build_prompts(
+    task_type: str, category: str, records: list[dict[str, Any]], tokenizer: Any, model_id: str = ""
+) -> list[str]:
+    """One prompt (chat template + verify prefix) per test CoT, question-major; thinking switched off
+    only for a ``model_id`` that asks for it (:func:`rmflow.chat_template.turns_thinking_off`)."""
+    off = turns_thinking_off(model_id)
     return [
-        generation_prompt(tokenizer, task_prompt(task_type, category, rec["question"], cot), qwen3)
+        generation_prompt(tokenizer, task_prompt(task_type, category, rec["question"], cot), off)
         for rec in records
         for cot in rec["cots"]
     ]
@@ -129,7 +133,8 @@ class RewardStage(SamplingStage):
         return (self.out / f"{category}_reward.json").exists()
 
     def prompts(self, tokenizer: Any, category: str) -> list[str]:
-        return build_prompts(self.args.task_type, category, self.records(category), tokenizer)
+        a = self.args
+        return build_prompts(a.task_type, category, self.records(category), tokenizer, a.model_id)
 
     def summarizer(self, tokenizer: Any) -> Summarizer:
         return Summarizer(self.args.task_type, tokenizer)
