@@ -52,6 +52,16 @@ def test_encode_cot_by_hand():
     assert all(enc.input_ids[p] == TAG for p in enc.tag_positions)
 
 
+def test_training_text_is_not_stripped():
+    """As the published checkpoints were trained: question and steps as they are, only scoring strips."""
+    enc = encode_cot(TOK, "  Q? ", ["a ", " b"], training=True)
+    assert enc.input_ids == [BOS] + [ord(c) for c in "  Q?  \n\n" + "a  \n\n\n\n" + " b \n\n\n\n"]
+    assert all(enc.input_ids[p] == TAG for p in enc.tag_positions)
+    ex = training_example(TOK, _rec(question=" Q ", cot=[" a", "b ", "c"]), "dPRM", None)
+    assert ex.input_ids == encode_cot(TOK, " Q ", [" a", "b ", "c"], max_steps=2, training=True).input_ids
+    assert ex.input_ids != encode_cot(TOK, " Q ", [" a", "b ", "c"], max_steps=2).input_ids
+
+
 def test_encode_cot_without_steps_and_max_steps():
     assert encode_cot(TOK, "Q", []).tag_positions == []
     assert encode_cot(TOK, "Q", ["a", "b", "c"], max_steps=2).tag_positions == [10, 16]

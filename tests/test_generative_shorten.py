@@ -42,6 +42,12 @@ def test_prm_keeps_up_to_first_final_verdict_after_think():
     assert new.endswith("Step 1: The step is \\boxed{incorrect}\nIs the solution correct?  No")
 
 
+def test_prm_final_verdict_in_any_case():
+    critique = HEAD + "</think>\nStep 1: The step is \\boxed{correct}\nis the solution CORRECT?\nyes. Then more"
+    new, what = shorten_critique("gPRM", critique, [1])
+    assert what == "shortened" and new.endswith("is the solution CORRECT?\nyes")
+
+
 def test_prm_without_final_verdict_after_think_is_unchanged():
     critique = HEAD + " Is the solution correct? Yes</think>\nStep 1: The step is \\boxed{correct}"
     assert shorten_critique("gPRM", critique, [1]) == (critique, "no verdict after </think>")

@@ -48,8 +48,14 @@ def test_prm_cut_after_last_step_judgement():
     cut = cut_critique("gPRM", text)
     assert cut.endswith("Step 2: The step is \\boxed{incorrect}")
     assert step_judgements(cut) == [1, -1]
-    assert step_judgements("The step is \\boxed{Correct}") == []  # the gPRM pattern is case-sensitive
     assert cut_critique("gPRM", "nothing") == "nothing"
+
+
+def test_prm_judgements_read_in_any_case_but_cut_at_lower_case():
+    """As the published data was made: judgements parse case-insensitively, the cut is case-sensitive."""
+    assert step_judgements("The step is \\boxed{Correct}\nthe STEP is \\boxed{INCORRECT}") == [1, -1]
+    text = "a</think>The step is \\boxed{correct}\nThe step is \\boxed{Incorrect} and more"
+    assert cut_critique("gPRM", text) == "a</think>The step is \\boxed{correct}"
 
 
 @pytest.mark.parametrize(

@@ -97,10 +97,16 @@ def test_duplicate_is_judged_on_the_cut_critique_and_checked_first():
     second = rec(orm_critique("Yes") + " another tail", cot_id=1)
     assert run_one("gORM", first, seen=seen)[1] is None
     assert run_one("gORM", second, seen=seen) == (None, "duplicate")
-    # a dropped critique still counts as seen
+    # only kept critiques count as seen (as the published data was made): a dropped one's twin is
+    # judged on its own record
     bad = rec(" no think " + f"{ORM} Yes")
     assert run_one("gORM", bad, seen=seen)[1] == "think"
-    assert run_one("gORM", bad, seen=seen)[1] == "duplicate"
+    assert run_one("gORM", bad, seen=seen)[1] == "think"
+    wrong = rec(orm_critique("No"), cot_id=2)  # gold +1: dropped
+    right = rec(orm_critique("No"), cot_id=3, parsed="B")  # the same text, gold -1: kept
+    assert run_one("gORM", wrong, seen=seen)[1] == "incorrect label"
+    assert run_one("gORM", right, seen=seen)[1] is None
+    assert run_one("gORM", right, seen=seen)[1] == "duplicate"
 
 
 def test_filter_order_first_failing_check_wins():
@@ -151,6 +157,12 @@ def test_prm_skip_reasons(record, reason):
     assert run_one("gPRM", record) == (None, reason)
 
 
+def test_prm_judgements_are_read_in_any_case():
+    critique = " t</think>\nStep 1: The step is \\boxed{Correct}\nStep 2: The step is \\boxed{incorrect}"
+    kept, reason = run_one("gPRM", rec(critique, labels=(1, -1, 1)))
+    assert reason is None and kept["labels"] == [1, -1]
+
+
 def test_prm_gold_is_monotone():
     # labels after the first -1 do not matter
     kept, reason = run_one("gPRM", rec(prm_critique(["incorrect"]), labels=(-1, 1, -1)))
@@ -169,6 +181,24 @@ def test_balance_undersamples_majority_deterministically():
     assert sorted(r["labels"] for r in a) == [-1] * 3 + [1] * 3
     assert {r["q_id"] for r in a if r["labels"] == -1} == {7, 8, 9}  # the minority is kept whole
     assert any(balance("gORM", records, s) != a for s in range(1, 6))  # the seed matters
+
+
+@pytest.mark.parametrize("n_pos, n_neg", [(7, 3), (3, 7), (4, 4)])
+def test_balance_seeds_the_sample_and_again_the_shuffle(n_pos, n_neg):
+    """As the published data was made: random.seed(42) before the sample, and again before the shuffle."""
+    import random
+
+    records = _labelled("gORM", [1] * n_pos + [-1] * n_neg)
+    pos, neg = records[:n_pos], records[n_pos:]
+    random.seed(42)
+    if n_pos > n_neg:
+        pos = random.sample(pos, n_neg)
+    elif n_neg > n_pos:
+        neg = random.sample(neg, n_pos)
+    expected = pos + neg
+    random.seed(42)
+    random.shuffle(expected)
+    assert balance("gORM", records, 42) == expected
 
 
 def test_balance_gprm_positive_means_all_correct():

@@ -94,8 +94,16 @@ def generation_prompt(tokenizer: Any, user_prompt: str, thinking_off: bool = Fal
     return text + VERIFY_PREFIX
 
 
-def discriminative_parts(question: str, steps: Sequence[str]) -> tuple[str, list[str]]:
-    """Question part and step parts of the discriminative text; each step part ends with the step tag."""
+def discriminative_parts(
+    question: str, steps: Sequence[str], training: bool = False
+) -> tuple[str, list[str]]:
+    """Question part and step parts of the discriminative text; each step part ends with the step tag.
+
+    As the published checkpoints were trained and scored: for scoring, question and steps lose any step
+    tag they hold and their surrounding whitespace; for ``training`` they are used as they are.
+    """
+    if training:
+        return question + " \n\n", [s + STEP_TAG for s in steps]
     head = question.replace(STEP_TAG, "").strip() + " \n\n"
     return head, [s.replace(STEP_TAG, "").strip() + STEP_TAG for s in steps]
 

@@ -1,10 +1,11 @@
-"""The step-tagged token sequence of SPEC §3, shared by dORM/dPRM training and scoring.
+"""The step-tagged token sequence (docs/formats.md#model-inputs) of dORM/dPRM training and scoring.
 
 :func:`encode_cot` is the one place that turns a question and its steps into token ids and step-tag
 positions: the question part is tokenised with the special tokens the tokenizer adds, each step part
-(``step.strip() + " \\n\\n\\n\\n"``) on its own without special tokens, and the tag of a step is the
-last token of its part. Training labels (:func:`training_example`) and scores (``reward``) are read
-at exactly these positions. Nothing here imports torch.
+(``step + " \\n\\n\\n\\n"``) on its own without special tokens, and the tag of a step is the last token
+of its part. As the published checkpoints were made, scoring strips question and steps first and
+training uses them as they are. Training labels (:func:`training_example`) and scores (``reward``) are
+read at exactly these positions. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Encoded:
 
 @dataclass(frozen=True)
 class SpecialIds:
-    """Token ids the SPEC reads: the step tag and the two candidate tokens (``-`` = 0, ``+`` = 1)."""
+    """The step tag's token id and the two candidate tokens' (``-`` = 0, ``+`` = 1)."""
 
     tag: int
     negative: int
@@ -54,12 +55,16 @@ def special_ids(tokenizer: Any) -> SpecialIds:
     )
 
 
-def encode_cot(tokenizer: Any, question: str, steps: Sequence[str], max_steps: int | None = None) -> Encoded:
-    """Token ids of the discriminative text and its step-tag positions (SPEC §3).
+def encode_cot(
+    tokenizer: Any, question: str, steps: Sequence[str], max_steps: int | None = None, training: bool = False
+) -> Encoded:
+    """Token ids of the discriminative text and its step-tag positions.
 
-    ``max_steps`` keeps only the first steps (dPRM training stops after the first negative step).
+    ``max_steps`` keeps only the first steps (dPRM training stops after the first negative step);
+    ``training`` uses question and steps as they are, scoring strips them
+    (:func:`rmflow.prompts.discriminative_parts`).
     """
-    head, parts = discriminative_parts(question, steps)
+    head, parts = discriminative_parts(question, steps, training)
     if max_steps is not None:
         parts = parts[:max_steps]
     ids: list[int] = list(tokenizer(head, add_special_tokens=True)["input_ids"])
@@ -122,11 +127,11 @@ def training_example(
         raise RecordError(where[0], where[1], "labels", f"{len(step_labels)} labels for {len(cot)} steps")
     if task_type == "dPRM":
         targets = process_labels(step_labels)
-        enc = encode_cot(tokenizer, record["question"], cot, max_steps=len(targets))
+        enc = encode_cot(tokenizer, record["question"], cot, max_steps=len(targets), training=True)
         labelled = list(zip(enc.tag_positions, targets, strict=True))
     else:
         target = outcome_label(record.get("parsed_answer"), record.get("answer"), step_labels)
-        enc = encode_cot(tokenizer, record["question"], cot)
+        enc = encode_cot(tokenizer, record["question"], cot, training=True)
         labelled = [(enc.tag_positions[-1], target)]
     if max_length is not None and len(enc.input_ids) > max_length:
         return "length"

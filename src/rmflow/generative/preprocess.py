@@ -1,4 +1,4 @@
-"""``rmflow preprocess``: filter teacher critiques and balance them into gORM/gPRM SFT data (SPEC §4.2).
+"""``rmflow preprocess``: filter teacher critiques and balance them into gORM/gPRM SFT data.
 
 Per category, every generated record with non-empty ``labels`` is cut at its verdict and then
 checked in this order, the first failing check naming its skip reason: ``duplicate``, ``think``,
@@ -59,11 +59,13 @@ def filter_record(
     count_tokens: Callable[[str], int],
     max_tokens: int,
 ) -> tuple[Record | None, str | None]:
-    """Apply the §4.2 checks to one generated record: ``(kept record, None)`` or ``(None, skip reason)``."""
+    """Apply the checks to one generated record: ``(kept record, None)`` or ``(None, skip reason)``.
+
+    ``duplicate`` means the cut critique equals one already *kept* in the category (``seen``).
+    """
     cut = cut_critique(task_type, rec["critique"])
     if cut in seen:
         return None, "duplicate"
-    seen.add(cut)
     if THINK_CLOSE not in cut:
         return None, "think"
     if has_chinese(cut):
@@ -85,6 +87,7 @@ def filter_record(
             return None, "incorrect label"
     if count_tokens(cut) > max_tokens:
         return None, "length"
+    seen.add(cut)  # only kept critiques: a dropped one's twin is judged on its own record
     critique = CRITIQUE_HEAD + cut
     if task_type == "gPRM":
         critique += f"\n{PRM_VERDICT} " + ("No" if -1 in verdict else "Yes")
@@ -97,17 +100,19 @@ def filter_record(
 def balance(task_type: str, records: list[Record], seed: int = 42) -> list[Record]:
     """Undersample the majority class (positive: gORM +1, gPRM all +1) to the minority's size; shuffle.
 
-    With one class empty there is nothing to balance against: every record is kept (and shuffled).
+    As the published data was made: a generator seeded with ``seed`` draws the sample
+    (``random.sample``), positives then negatives are joined, and a generator seeded with ``seed`` again
+    shuffles them. With one class empty there is nothing to balance against: every record is kept (and
+    shuffled).
     """
-    rng = random.Random(seed)
     pos = [r for r in records if is_positive(task_type, r["labels"])]
     neg = [r for r in records if not is_positive(task_type, r["labels"])]
     if pos and neg and len(pos) > len(neg):
-        pos = rng.sample(pos, len(neg))
+        pos = random.Random(seed).sample(pos, len(neg))
     elif pos and neg and len(neg) > len(pos):
-        neg = rng.sample(neg, len(pos))
+        neg = random.Random(seed).sample(neg, len(pos))
     out = pos + neg
-    rng.shuffle(out)
+    random.Random(seed).shuffle(out)
     return out
 
 

@@ -1,4 +1,4 @@
-"""``rmflow shorten``: shorten gORM/gPRM critiques to their verdict (optional step, SPEC §4.3).
+"""``rmflow shorten``: shorten gORM/gPRM critiques to their verdict (optional step).
 
 Only critiques with exactly one ``</think>`` change. gORM: keep up to and including ``</think>``, then
 ``"\\n\\nVerification: Is the answer correct (Yes/No)? "`` + Yes/No from the record's label. gPRM: keep

@@ -1,6 +1,6 @@
 """Verdicts of generative reward models: regexes, parsing, gold labels and reward arithmetic.
 
-Light module (no torch): used by preprocess, shorten and scoring alike (SPEC §3, §4.2, §4.3, §4.7).
+Light module (no torch): used by preprocess, shorten and scoring alike (docs/formats.md#teacher-critiques).
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from rmflow.prompts import ORM_VERDICT, PRM_VERDICT
 
 #: gORM verdict (case-insensitive); group 1 is Yes/No.
 ORM_VERDICT_RE = re.compile(r"Verification: Is the answer correct \(Yes/No\)\?\s*(Yes|No)", re.IGNORECASE)
-#: gPRM step judgement; group 1 is correct/incorrect.
+#: gPRM step judgement; group 1 is correct/incorrect. Case-sensitive: where critiques are cut.
 STEP_JUDGEMENT_RE = re.compile(r"The step is \\boxed\{(correct|incorrect)\}")
-#: gPRM final verdict; group 1 is Yes/No.
-PRM_FINAL_RE = re.compile(r"Is the solution correct\?\s*(Yes|No)")
+#: The same, any case: how judgements are read (as the published data was made).
+STEP_JUDGEMENT_ANY_CASE_RE = re.compile(STEP_JUDGEMENT_RE.pattern, re.IGNORECASE)
+#: gPRM final verdict (case-insensitive); group 1 is Yes/No.
+PRM_FINAL_RE = re.compile(r"Is the solution correct\?\s*(Yes|No)", re.IGNORECASE)
 THINK_CLOSE = "</think>"
 #: Text put in front of every kept critique: the generation prefix after the ``<think>`` opener.
 CRITIQUE_HEAD = "<think>\nLet's verify step by step:"
@@ -38,7 +40,8 @@ def has_chinese(text: str) -> bool:
 
 
 def cut_critique(task_type: str, critique: str) -> str:
-    """gORM: cut right after the first verdict; gPRM: right after the last step judgement.
+    """gORM: cut right after the first verdict (any case); gPRM: right after the last step judgement
+    written in lower case (the judgements are then read in any case, :func:`step_judgements`).
 
     Without a match the critique is returned unchanged (it will then be ``not parsable``).
     """
@@ -56,8 +59,8 @@ def orm_verdict(text: str) -> Label | None:
 
 
 def step_judgements(text: str) -> list[Label]:
-    """Every ``The step is \\boxed{correct|incorrect}`` in ``text`` as +1/-1, in order."""
-    return [1 if m.group(1) == "correct" else -1 for m in STEP_JUDGEMENT_RE.finditer(text)]
+    """Every ``The step is \\boxed{correct|incorrect}`` in ``text``, in any case, as +1/-1, in order."""
+    return [1 if m.group(1).lower() == "correct" else -1 for m in STEP_JUDGEMENT_ANY_CASE_RE.finditer(text)]
 
 
 def valid_step_judgements(judgements: Sequence[Label], n_steps: int) -> bool:
