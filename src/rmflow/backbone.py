@@ -288,6 +288,8 @@ def pretrain(model: Any, stream: list[int], sizes: dict[str, Any]) -> list[float
     import torch
     from tqdm import tqdm
 
+    from rmflow.logs import interactive
+
     steps, batch, seq = sizes["pretrain_steps"], sizes["pretrain_batch_size"], sizes["pretrain_seq_len"]
     if steps <= 0:
         return []
@@ -310,7 +312,8 @@ def pretrain(model: Any, stream: list[int], sizes: dict[str, Any]) -> list[float
     model.train()
     order = torch.randperm(n_blocks, generator=gen)
     pos, losses = 0, []
-    bar = tqdm(range(steps), desc="pre-train", unit="step", leave=False)
+    # the log gets its own line per tenth of the steps (below), a terminal also the bar
+    bar = tqdm(range(steps), desc="pre-train", unit="step", leave=False, disable=not interactive())
     for step in bar:
         if pos + batch > len(order):
             order, pos = torch.randperm(n_blocks, generator=gen), 0

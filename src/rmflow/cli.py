@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from rmflow.errors import UserError
+from rmflow.help_format import DefaultsHelpFormatter
+from rmflow.logs import configure
 
 #: stage name -> (module, one-line help)
 STAGES: dict[str, tuple[str, str]] = {
@@ -73,12 +75,12 @@ def build_parser(stage: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
     for name, (module, help_) in STAGES.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=DefaultsHelpFormatter)
         p.set_defaults(_module=module)
         if stage == name:
             importlib.import_module(module).add_arguments(p)
     for name, (help_, modules) in DISPATCH.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=DefaultsHelpFormatter)
         p.set_defaults(_dispatch=modules)
         if stage == name:
             _add_dispatch_common(p)
@@ -94,6 +96,7 @@ def _stage_of(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    configure()  # progress lines instead of bars in log files; before any library is imported
     args = build_parser(_stage_of(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

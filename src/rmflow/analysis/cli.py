@@ -26,8 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from rmflow.analysis import figures
 from rmflow.analysis.inputs import AnalysisCategory, ScoreSet, load_analysis_category, score_sets
 from rmflow.analysis.length import LENGTH_HEADER, length_rows
@@ -54,6 +52,7 @@ from rmflow.analysis.verifier import (
 )
 from rmflow.evaluation.scores import STRATEGIES
 from rmflow.io import write_json
+from rmflow.logs import progress
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
     cats: dict[str, AnalysisCategory] = {}
     selections: dict[str, CategorySelection] = {}
     resamples: dict[str, CategoryResamples] = {}
-    for category in tqdm(ev.categories, desc="analyze", unit="category", leave=False):
+    for category in progress(ev.categories, desc="analyze", unit="category", leave=False):
         cat = load_analysis_category(
             ev.data_path, category, ev.models, s.replicas, sets, s.step_labels, s.error_threshold
         )

@@ -22,7 +22,6 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from rmflow.evaluation.inputs import load_category
 from rmflow.evaluation.memory import check_evaluation_memory
@@ -31,6 +30,7 @@ from rmflow.evaluation.settings import Settings, settings_from_args
 from rmflow.evaluation.settings import add_arguments as add_arguments
 from rmflow.evaluation.vote import accuracies, permutations
 from rmflow.io import write_json
+from rmflow.logs import progress
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def evaluate(settings: Settings) -> dict[str, RunAccuracies]:
     counts = {}
     short: dict[int, dict[str, int]] = {}  # N -> category -> questions with fewer than N CoTs
     fewest = []  # the fewest CoTs of a question, per category
-    for category in tqdm(settings.categories, desc="evaluate", unit="category", leave=False):
+    for category in progress(settings.categories, desc="evaluate", unit="category", leave=False):
         data = load_category(settings.data_path, category, list(settings.models))
         check_evaluation_memory(
             len(data.q_ids),

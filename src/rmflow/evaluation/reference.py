@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from rmflow.data import load_records
 from rmflow.errors import UserError
@@ -32,6 +31,7 @@ from rmflow.evaluation.inputs import (
 )
 from rmflow.evaluation.report import MV, PASS, RunAccuracies, write_tables
 from rmflow.evaluation.settings import Settings, add_arguments, settings_from_args
+from rmflow.logs import progress
 
 
 def score(rewards: Sequence[float | None], strategy: str) -> float:
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         per_category = {
-            c: category_accuracies(settings, c) for c in tqdm(settings.categories, desc="reference")
+            c: category_accuracies(settings, c) for c in progress(settings.categories, desc="reference")
         }
         write_tables(
             settings.output_dir, per_category, settings.categories, settings.Ns, settings.model_names
