@@ -1,4 +1,4 @@
-"""Discriminative reward models (dORM, dPRM): a causal LM read at step-tag tokens (SPEC §3, §4.4, §4.6).
+"""Discriminative reward models (dORM, dPRM): a causal LM read at step tags (docs/formats.md#model-inputs).
 
 ``features`` builds the step-tagged token sequence shared by training and scoring; ``heads`` projects
 hidden states onto the two LM-head rows (``-``, ``+``); ``train`` and ``reward`` are the stage modules.

@@ -1,4 +1,4 @@
-"""``rmflow reward --task_type dORM|dPRM``: P(+) at every step tag of every test CoT (SPEC §4.6).
+"""``rmflow reward --task_type dORM|dPRM``: P(+) at each step tag of each test CoT (docs/formats.md).
 
 Writes ``OUT/{category}_reward.json`` = ``[{q_id, cot_ids, rewards: [[P(+) per step] per CoT]}]`` in
 test-set order. The model is a full causal-LM directory or a LoRA adapter (local or hub id), merged

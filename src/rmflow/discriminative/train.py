@@ -1,4 +1,4 @@
-"""``rmflow train --task_type dORM|dPRM``: LoRA fine-tuning of a causal LM read at step tags (SPEC §4.4).
+"""``rmflow train --task_type dORM|dPRM``: LoRA fine-tuning of a causal LM read at step tags.
 
 Examples come from :func:`rmflow.discriminative.features.training_example`; the loss is the two-way
 cross-entropy over the (``-``, ``+``) LM-head rows at labelled tags, summed and divided by the number
@@ -182,7 +182,7 @@ def make_trainer(
     )
 
     class TagLossTrainer(Trainer):
-        """Trainer with the SPEC §4.4 loss (per micro-batch mean over labelled tags; GA averages)."""
+        """Trainer with the two-way step-tag loss (per micro-batch mean over labelled tags; GA averages)."""
 
         def __init__(self, *a: Any, **kw: Any) -> None:
             super().__init__(*a, **kw)

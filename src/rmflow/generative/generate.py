@@ -1,4 +1,4 @@
-"""``rmflow generate``: sample teacher critiques for gORM/gPRM training data (SPEC §4.1).
+"""``rmflow generate``: teacher critiques for gORM/gPRM training data (docs/formats.md#teacher-critiques).
 
 For every ``train`` record with step labels, the teacher sees the ORM prompt (gORM) or the PRM
 *teacher* prompt (gPRM) wrapped as a chat turn plus ``Let's verify step by step:``, and ``--n``

@@ -1,4 +1,4 @@
-"""``rmflow reward --task_type gORM|gPRM``: sampled-verdict rewards for every test CoT (SPEC §4.7).
+"""``rmflow reward --task_type gORM|gPRM``: sampled-verdict rewards per test CoT (docs/formats.md).
 
 For each CoT the ORM/PRM prompt is chat-templated, ``Let's verify step by step:`` appended, and
 ``--n_samples`` critiques sampled, stopping at either verdict string (kept). A sample's reward is
