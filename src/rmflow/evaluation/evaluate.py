@@ -4,7 +4,8 @@
         --num_runs 100 --seed 42 --output_dir O --category all [--Ns 1 2 4 8 16]
 
 Writes ``O/best_of_n.csv`` and ``O/weighted_vote.csv`` (docs/formats.md#evaluation-tables) and
-``O/summary.json`` (the settings, question and CoT counts per category). The evaluator is the
+``O/summary.json`` (the settings, question and CoT counts per category, parsed answers that are not a
+letter A-J and each reward model's NaN share: :mod:`input_counts`, also logged). The evaluator is the
 vectorized one of :mod:`vote`; :mod:`reference` is a plain loop computing the same tables.
 
 Before a category is evaluated its memory is estimated (:mod:`memory`): a ``--num_runs`` x ``--Ns``
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rmflow.evaluation.input_counts import answers_summary, answers_warning, nan_line, nan_summary
 from rmflow.evaluation.inputs import load_category
 from rmflow.evaluation.memory import check_evaluation_memory
 from rmflow.evaluation.report import RunAccuracies, write_tables
@@ -35,8 +37,8 @@ from rmflow.logs import progress
 log = logging.getLogger(__name__)
 
 
-def write_summary(settings: Settings, counts: dict[str, dict[str, int]]) -> None:
-    """``summary.json``: what was evaluated, for provenance."""
+def write_summary(settings: Settings, counts: dict[str, dict[str, int]], **extra: dict) -> None:
+    """``summary.json``: what was evaluated, for provenance, plus ``extra`` top-level entries."""
     write_json(
         settings.output_dir / "summary.json",
         {
@@ -48,6 +50,7 @@ def write_summary(settings: Settings, counts: dict[str, dict[str, int]]) -> None
             "num_runs": settings.num_runs,
             "seed": settings.seed,
             "categories": counts,
+            **extra,
         },
         indent=2,
     )
@@ -83,6 +86,7 @@ def evaluate(settings: Settings) -> dict[str, RunAccuracies]:
     counts = {}
     short: dict[int, dict[str, int]] = {}  # N -> category -> questions with fewer than N CoTs
     fewest = []  # the fewest CoTs of a question, per category
+    answers, missing = {}, {}  # category -> answers that are not a letter; -> model -> NaN counts
     for category in progress(settings.categories, desc="evaluate", unit="category", leave=False):
         data = load_category(settings.data_path, category, list(settings.models))
         check_evaluation_memory(
@@ -99,15 +103,22 @@ def evaluate(settings: Settings) -> dict[str, RunAccuracies]:
         perms = permutations(data, settings.Ns, settings.num_runs, settings.seed)
         per_category[category] = accuracies(data, settings.Ns, perms)
         counts[category] = {"questions": len(data.q_ids), "cots": int(data.n_cots.sum())}
+        answers[category], missing[category] = data.answer_issues, data.missing
         log.debug("%s: %d questions, %d CoTs", category, len(data.q_ids), data.n_cots.sum())
     questions = sum(c["questions"] for c in counts.values())
     warning = short_cots_warning(short, questions, len(counts), min(fewest))
     if warning:
         log.warning(warning)
+    answers_not_letter, reward_nan = answers_summary(answers), nan_summary(missing)
+    warning = answers_warning(answers_not_letter, sum(c["cots"] for c in counts.values()), questions)
+    if warning:
+        log.warning(warning)
+    for model, nan in reward_nan.items():
+        log.log(logging.WARNING if nan["nan"] else logging.INFO, nan_line(model, nan))
     paths = write_tables(
         settings.output_dir, per_category, settings.categories, settings.Ns, settings.model_names
     )
-    write_summary(settings, counts)
+    write_summary(settings, counts, answers_not_a_letter=answers_not_letter, reward_nan=reward_nan)
     log.info(
         "evaluated %d categories x %d runs in %.1f s -> %s",
         len(settings.categories),

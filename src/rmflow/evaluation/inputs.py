@@ -17,8 +17,8 @@ import numpy as np
 
 from rmflow.data import is_local, load_records, local_file, validate_records
 from rmflow.errors import UserError
-from rmflow.evaluation.answers import answer_codes, gold_code
-from rmflow.evaluation.scores import aggregate, flatten
+from rmflow.evaluation.answers import NA, NO_MATCH, answer_code, answer_codes, gold_code
+from rmflow.evaluation.scores import aggregate, flatten, missing_counts
 from rmflow.io import read_records
 
 _REWARD_TYPES = frozenset({float, int, type(None)})
@@ -43,6 +43,11 @@ class CategoryData:
     answers: np.ndarray  # (sum n_cots,) int8 answer codes
     gold: np.ndarray  # (Q,) int8 gold codes
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # model name -> (sum n_cots,) float64
+    #: parsed answers that are not a single letter A-J (so N/A): ``null`` and ``other`` counts, the
+    #: ``examples`` of other values (up to three distinct), and gold answers that are no such letter
+    answer_issues: dict[str, Any] = field(default_factory=dict)
+    #: model name -> :func:`rmflow.evaluation.scores.missing_counts` of its reward lists
+    missing: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- error messages
@@ -85,7 +90,22 @@ def test_data(
         answers=answer_codes(a for rec in records for a in rec["parsed_answers"]),
         gold=np.array([gold_code(rec["answer"]) for rec in records], dtype=np.int8),
     )
+    data.answer_issues = answer_issues(records, data)
     return data, [rec["cot_ids"] for rec in records]
+
+
+def answer_issues(records: list[dict[str, Any]], data: CategoryData) -> dict[str, Any]:
+    """Counts of the answers that are not a single letter A-J (see :attr:`CategoryData.answer_issues`)."""
+    null = sum(a is None for rec in records for a in rec["parsed_answers"])
+    other = int((data.answers == NA).sum()) - null
+    examples: list[str] = []
+    if other:
+        for a in chain.from_iterable(rec["parsed_answers"] for rec in records):
+            if a is not None and answer_code(a) == NA and repr(a) not in examples:
+                examples.append(repr(a))
+                if len(examples) == 3:
+                    break
+    return {"null": null, "other": other, "examples": examples, "gold": int((data.gold == NO_MATCH).sum())}
 
 
 test_data.__test__ = False  # a loader, not a pytest test, wherever it is imported
@@ -180,9 +200,11 @@ def join_index(
 
 
 def load_scores(data: CategoryData, cot_ids: list[list[int]], model: RewardModel) -> np.ndarray:
-    """The model's score of every test CoT of ``data`` (flat, test order)."""
+    """The model's score of every test CoT of ``data`` (flat, test order); its NaN counts go to
+    ``data.missing``."""
     records, flat, lengths = load_rewards(model, data.category)
     order = join_index(data, cot_ids, records, model)
+    data.missing[model.name] = missing_counts(flat, lengths)
     return aggregate(flat, lengths, model.strategy)[order]
 
 

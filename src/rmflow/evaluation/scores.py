@@ -62,6 +62,22 @@ def aggregate(flat: np.ndarray, lengths: np.ndarray, strategy: str) -> np.ndarra
     return scores
 
 
+def missing_counts(flat: np.ndarray, lengths: np.ndarray) -> dict[str, int]:
+    """Reward entries that are NaN or null (``nan`` of ``entries``, each counted as 0.5) and reward lists
+    without any score (``unscored`` of ``lists``: empty or all NaN, scored 0.5)."""
+    nan = np.isnan(flat)
+    given = lengths > 0
+    valid = np.zeros(len(lengths), dtype=np.int64)
+    if given.any():  # empty lists add no entries, so the non-empty starts delimit every segment
+        valid[given] = np.add.reduceat((~nan).astype(np.int64), (np.cumsum(lengths) - lengths)[given])
+    return {
+        "entries": int(flat.size),
+        "nan": int(nan.sum()),
+        "lists": len(lengths),
+        "unscored": int((valid == 0).sum()),
+    }
+
+
 def score_lists(reward_lists: Sequence[Sequence[float | None]], strategy: str) -> np.ndarray:
     """One score per reward list by ``strategy``."""
     return aggregate(*flatten(reward_lists), strategy)
