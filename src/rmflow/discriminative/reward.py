@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from rmflow.discriminative.features import encode_cot, special_ids
 from rmflow.errors import UserError
 from rmflow.fingerprint import json_sha256, model_fingerprint
 from rmflow.io import write_json
+from rmflow.logs import progress
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +191,6 @@ def reward_category(
 ) -> Path:
     """Score one category into ``out/{category}_reward.json``, chunks in ``work`` (resumable; shared across
     processes). ``fingerprint()`` gives the settings and model content the chunks depend on."""
-    from tqdm import tqdm
-
     state = process_state()
     final = out / f"{category}_reward.json"
     records = load_records(data_path, category, "test", revision)
@@ -216,7 +216,9 @@ def reward_category(
     if mine:
         model, tokenizer = model_loader()
         total = sum(len(c) for i in mine for c in (r["cots"] for r in chunks[i]))
-        with tqdm(total=total, desc=f"{category} [{state.process_index}]", unit="cot", leave=False) as bar:
+        with progress(
+            total=total, desc=f"{category} [{state.process_index}]", unit="cot", leave=False
+        ) as bar:
             for i in mine:
                 store.save(i, score_records(model, tokenizer, chunks[i], batch_size, bar.update))
     state.wait_for_everyone()
@@ -234,6 +236,7 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("--data_path and --model_id are required")
     if args.chunk_questions < 1:
         raise UserError("--chunk_questions must be at least 1")
+    start = time.perf_counter()
     state = process_state()
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -269,3 +272,10 @@ def run(args: argparse.Namespace) -> None:
         )
     if state.is_main_process:  # every category done: chunks are no longer needed
         clear_chunks(work, categories)
+        log.info(
+            "%s rewards of %d categories in %s (%.1f s)",
+            args.task_type,
+            len(categories),
+            out,
+            time.perf_counter() - start,
+        )

@@ -313,12 +313,12 @@ class TransformersBackend:
         self.model = None
 
     def generate(self, prompts: Sequence[str], spec: SamplingSpec) -> list[list[Sample]]:
-        from tqdm import tqdm
+        from rmflow.logs import progress
 
         out: list[list[Sample]] = []
         starts = range(0, len(prompts), self.batch_size)
         for b, start in enumerate(
-            tqdm(starts, desc="generate", unit="batch", leave=False, disable=len(starts) < 2)
+            progress(starts, desc="generate", unit="batch", leave=False, disable=len(starts) < 2)
         ):
             batch = list(prompts[start : start + self.batch_size])
             out.extend(self._generate_batch(batch, spec.with_seed(derived_seed(spec.seed, "batch", b))))

@@ -265,6 +265,7 @@ def execute(stage: SamplingStage, categories: list[str]) -> None:
     round-robin; the main process writes the outputs. The chunks of every category stay in the work
     directory until all are done.
     """
+    start = time.perf_counter()
     pending = [c for c in categories if not stage.done(c)]
     if not pending:
         log.info("nothing to do: all %d categories done in %s", len(categories), stage.out)
@@ -285,6 +286,9 @@ def execute(stage: SamplingStage, categories: list[str]) -> None:
             for job in jobs:
                 stage.write(job.category, collect(job), {})
             clear_chunks(stage.work, categories)
+            log.info(
+                "done: %d categories -> %s (%.1f s)", len(pending), stage.out, time.perf_counter() - start
+            )
             return
         rank, world, device, is_main = 0, 1, None, True
         barrier: Callable[[], None] = lambda: None  # noqa: E731
@@ -314,4 +318,5 @@ def execute(stage: SamplingStage, categories: list[str]) -> None:
         barrier()
     if is_main:
         clear_chunks(stage.work, categories)
+        log.info("done: %d categories -> %s (%.1f s)", len(pending), stage.out, time.perf_counter() - start)
     backend.close()

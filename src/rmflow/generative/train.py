@@ -27,6 +27,7 @@ from rmflow.categories import resolve_categories
 from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
 from rmflow.data import load_records
 from rmflow.discriminative import add_once
+from rmflow.discriminative.train import _checkpointing_args
 from rmflow.errors import UserError
 from rmflow.generative.sft_data import (
     report_long_examples,
@@ -135,8 +136,7 @@ def build_trainer(
         warmup_steps=float(preset["warmup_ratio"]),  # a float < 1 is a ratio of the total steps
         weight_decay=float(preset["weight_decay"]),
         bf16=bf16,
-        gradient_checkpointing=bool(preset["gradient_checkpointing"]),
-        gradient_checkpointing_kwargs={"use_reentrant": False},
+        **_checkpointing_args(bool(preset["gradient_checkpointing"])),  # the name this transformers uses
         max_length=None,  # examples are cut already: TRL would also drop fully masked ones
         completion_only_loss=completion_only,
         logging_steps=int(preset.get("logging_steps", 10)),
@@ -210,6 +210,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             trainer.processing_class.save_pretrained(tmp)
             write_json(tmp / "rmflow_train.json", summary, indent=2)
         clear_work_dir(work, out)  # finished: resume state no longer needed
+        seconds = result.metrics.get("train_runtime", 0.0)
+        log.info(
+            "saved %s adapter to %s (%d steps, train loss %.4f, %.1f s)",
+            args.task_type, out, result.global_step, result.training_loss, seconds,
+        )  # fmt: skip
     return summary
 
 
