@@ -222,6 +222,13 @@ def test_tiny_sft_then_scoring(world, tmp_path):
         assert all(math.isnan(v) or 0.0 <= v <= 1.0 for v in values)
     counts = json.loads((rewards / "nan_counts.json").read_text())
     assert set(counts) == set(CATS.split(",")) and all(c["samples"] == 12 for c in counts.values())
+    # prompt lengths against the loaded model's context (gORM-tiny trains without a max_length)
+    context = json.loads((world / "backbone" / "config.json").read_text())["max_position_embeddings"]
+    long = json.loads((rewards / "reward_meta.json").read_text())["long_prompts"]
+    for cat in CATS.split(","):
+        assert long[cat]["inputs"] == 4 and long[cat]["longest"] > 0
+        assert set(long[cat]["longer_than"]) == {"model context", "model context less --max_tokens"}
+        assert long[cat]["longer_than"]["model context"]["limit"] == context
 
     # the finished run left no resume state in its output (resuming: tests/test_reliability_kill_train.py)
     assert not [p.name for p in ckpt.iterdir() if p.name.startswith(("checkpoint-", ".rmflow"))]

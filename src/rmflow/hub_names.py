@@ -52,6 +52,8 @@ REWARD_MODELS = ("dORM", "dPRM", "gORM", "gPRM")
 BACKBONES = ("14B", "8B", "qwen")
 #: a reward-set name: model, backbone, optional training-seed replica (-2 .. -5), test set
 REWARD_SET = re.compile(rf"^({'|'.join(REWARD_MODELS)})-({'|'.join(BACKBONES)})(-[2-5])?-(.+)$")
+#: a published checkpoint: model, backbone, optional training-seed replica (-2 .. -5)
+CHECKPOINT = re.compile(rf"^{NAMESPACE}/({'|'.join(REWARD_MODELS)})-({'|'.join(BACKBONES)})(-[2-5])?$")
 
 
 def current_test_name(name: str) -> str:
@@ -94,6 +96,13 @@ def reward_set_parts(source: str) -> tuple[str, str, str] | None:
         return None
     m = REWARD_SET.match(current_hub_id(source)[len(NAMESPACE) + 1 :])
     return None if m is None else (m.group(1), m.group(2) + (m.group(3) or ""), m.group(4))
+
+
+def checkpoint_preset(model_id: str) -> str | None:
+    """The paper preset (``config/presets``) a published checkpoint was trained with, e.g.
+    ``dongboklee/gPRM-14B-3`` -> ``gPRM-14B``; None for any other model."""
+    m = CHECKPOINT.match(str(model_id))
+    return None if m is None else f"{m.group(1)}-{m.group(2)}"
 
 
 def evaluated_test_set(name: str, source: str | None) -> str:

@@ -7,7 +7,9 @@ P(Yes) at its last generated token from the raw top-``--logprobs`` logprobs (plu
 present -> 1.0, only No -> 0.0, neither or no verdict string -> NaN. Output per category:
 ``OUT/{cat}_reward.json`` = ``[{q_id, cot_ids, rewards: [[P(Yes) per sample] per cot]}]`` with NaN
 literals as in the published files; a category whose file exists is skipped. ``OUT/nan_counts.json``
-counts NaN samples per category; ``OUT/reward_meta.json`` records settings and throughput.
+counts NaN samples per category; ``OUT/reward_meta.json`` records settings, throughput and, per
+category, the prompts longer than the model's context or its training ``max_length``
+(:mod:`rmflow.input_limits`; also one warning line).
 Published adapters are loaded on their ``base_model_name_or_path`` (merged for transformers, served as
 LoRA by vLLM).
 """
@@ -30,6 +32,13 @@ from rmflow.fingerprint import model_fingerprint
 from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, token_id
 from rmflow.generative.runner import SamplingStage, execute
 from rmflow.generative.verdict import sample_reward, stop_strings
+from rmflow.input_limits import (
+    backend_context,
+    long_inputs,
+    long_inputs_warning,
+    token_lengths,
+    training_max_length,
+)
 from rmflow.io import write_json
 from rmflow.prompts import generation_prompt, task_prompt
 
@@ -112,6 +121,27 @@ def assemble(records: list[dict[str, Any]], results: list[list[list[Any]]]) -> l
 class RewardStage(SamplingStage):
     """Sampled-verdict scoring of every test CoT."""
 
+    def __init__(self, args: argparse.Namespace):
+        super().__init__(args)
+        self._lengths: dict[str, list[int]] = {}  # category -> prompt lengths (tokens)
+        self._context: int | None = None  # of the backend this process loaded
+
+    def backend(self, name: str, device: str | None = None) -> Any:
+        backend = super().backend(name, device)
+        self._context = backend_context(backend)
+        return backend
+
+    def limits(self) -> dict[str, int | None]:
+        """The loaded model's context (at most ``--max_model_len``; unknown in the parent of several vLLM
+        engines unless that is given) and the ``max_length`` it was trained with."""
+        a = self.args
+        context = min(filter(None, (self._context, a.max_model_len)), default=None)
+        return {
+            "model context": context,
+            "model context less --max_tokens": context - a.max_tokens if context else None,
+            "training max_length": training_max_length(a.model_id),
+        }
+
     def spec(self) -> SamplingSpec:
         a = self.args
         return SamplingSpec(
@@ -134,7 +164,10 @@ class RewardStage(SamplingStage):
 
     def prompts(self, tokenizer: Any, category: str) -> list[str]:
         a = self.args
-        return build_prompts(a.task_type, category, self.records(category), tokenizer, a.model_id)
+        prompts = build_prompts(a.task_type, category, self.records(category), tokenizer, a.model_id)
+        # as the engine reads them: the BOS removed from the text comes back as a special token
+        self._lengths[category] = token_lengths(tokenizer, prompts)
+        return prompts
 
     def summarizer(self, tokenizer: Any) -> Summarizer:
         return Summarizer(self.args.task_type, tokenizer)
@@ -155,6 +188,13 @@ class RewardStage(SamplingStage):
         c = nan_counts[category] = nan_summary(results)
         write_json(nan_path, nan_counts, indent=2)
         meta = _read_json(meta_path)
+        if category in self._lengths:
+            long = meta.setdefault("long_prompts", {})[category] = long_inputs(
+                self._lengths[category], self.limits()
+            )
+            warning = long_inputs_warning("prompts", category, long)
+            if warning:
+                log.warning(warning)
         meta.update(
             task_type=self.args.task_type,
             model_id=self.args.model_id,
