@@ -30,7 +30,9 @@ def test_training_max_length_of_published_checkpoints(model_id, length):
 
 def test_training_max_length_of_trained_checkpoints(tmp_path):
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "rmflow_train.json").write_text(json.dumps({"preset": "dORM-tiny", "settings": {"max_length": 650}}))
+    (tmp_path / "d" / "rmflow_train.json").write_text(
+        json.dumps({"preset": "dORM-tiny", "settings": {"max_length": 650}})
+    )
     (tmp_path / "g").mkdir()
     (tmp_path / "g" / "rmflow_train.json").write_text(json.dumps({"preset": {"max_length": None}}))
     assert training_max_length(str(tmp_path / "d")) == 650
@@ -73,3 +75,33 @@ def test_generative_reward_warns_per_category(tokenizer, test_dir, tmp_path, cap
         assert expected["longer_than"]["training max_length"]["count"] > 0
         (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"{cat}: of ")]
         assert line == long_inputs_warning("prompts", cat, expected)
+
+
+def test_discriminative_reward_warns_per_category(tiny_world, tmp_path, caplog, one_torch_thread):
+    """dORM/dPRM scoring: CoT lengths as encoded for scoring, against the context and the training max_length."""
+    import shutil
+
+    from tiny import dprm_reward_args
+
+    from rmflow.discriminative import reward
+    from rmflow.discriminative.features import encode_cot, encoded_lengths
+    from rmflow.io import read_records
+
+    model = tmp_path / "ckpt"
+    shutil.copytree(tiny_world / "backbone", model)
+    (model / "rmflow_train.json").write_text(
+        json.dumps({"preset": "dPRM-tiny", "settings": {"max_length": 60}})
+    )
+    args = dprm_reward_args(model, tiny_world / "synth" / "test", tmp_path / "out", category="law")
+    with caplog.at_level(logging.WARNING, logger="rmflow.discriminative.reward"):
+        reward.run(args)
+    tok = reward.load_tokenizer(str(model), None, str(model))
+    records = read_records(tiny_world / "synth" / "test" / "law.jsonl")
+    cots = [(r["question"], cot) for r in records for cot in r["cots"]]
+    lengths = encoded_lengths(tok, cots, batch=7)
+    assert lengths == [len(encode_cot(tok, q, steps).input_ids) for q, steps in cots]
+    context = json.loads((model / "config.json").read_text())["max_position_embeddings"]
+    counts = long_inputs(lengths, {"model context": context, "training max_length": 60})
+    assert counts["longer_than"]["training max_length"]["count"] > 0
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("law: of ")]
+    assert line == long_inputs_warning("CoTs", "law", counts)

@@ -75,6 +75,21 @@ def encode_cot(
     return Encoded(ids, positions)
 
 
+def encoded_lengths(tokenizer: Any, cots: Sequence[tuple[str, Sequence[str]]], batch: int = 512) -> list[int]:
+    """``len(encode_cot(tokenizer, question, steps).input_ids)`` of each scored ``(question, steps)``, with
+    the parts tokenised in batches (the same tokens, far fewer tokenizer calls)."""
+    lengths: list[int] = []
+    for start in range(0, len(cots), batch):
+        group = [discriminative_parts(q, steps) for q, steps in cots[start : start + batch]]
+        heads = tokenizer([head for head, _ in group], add_special_tokens=True)["input_ids"]
+        parts = [part for _, ps in group for part in ps]
+        part_lens = iter(map(len, tokenizer(parts, add_special_tokens=False)["input_ids"] if parts else []))
+        lengths.extend(
+            len(h) + sum(next(part_lens) for _ in ps) for h, (_, ps) in zip(heads, group, strict=True)
+        )
+    return lengths
+
+
 # --------------------------------------------------------------------------- labels
 def outcome_label(parsed_answer: Any, answer: Any, step_labels: Sequence[int]) -> int:
     """dORM label: 1 if ``parsed_answer == answer``; if either is null, 0 if any step is -1 else 1."""

@@ -25,9 +25,10 @@ from rmflow.checkpoints import adapter_config
 from rmflow.chunks import ChunkStore, clear_chunks, split
 from rmflow.data import load_records, validate_records
 from rmflow.discriminative import add_once
-from rmflow.discriminative.features import encode_cot, special_ids
+from rmflow.discriminative.features import encode_cot, encoded_lengths, special_ids
 from rmflow.errors import UserError
 from rmflow.fingerprint import json_sha256, model_fingerprint
+from rmflow.input_limits import long_inputs, long_inputs_warning, model_context, training_max_length
 from rmflow.io import write_json
 from rmflow.logs import progress
 
@@ -70,7 +71,7 @@ def load_scorer(
     model_id: str, revision: str | None = None, dtype: str = "auto", base_model: str | None = None
 ) -> tuple[Any, Any]:
     """Model (adapter merged) and tokenizer of a dORM/dPRM checkpoint, in eval mode on CPU."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     torch_dtype = resolve_dtype(dtype)
     adapter = adapter_config(model_id, revision)
@@ -87,15 +88,23 @@ def load_scorer(
             log.info("LoRA adapter %s on base %s (merged at load time)", model_id, base)
             model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
             model = PeftModel.from_pretrained(model, model_id, revision=revision).merge_and_unload()
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
-        except (OSError, ValueError):
-            tokenizer = AutoTokenizer.from_pretrained(base)
+        tokenizer = load_tokenizer(model_id, revision, base)
     except (OSError, ValueError) as exc:  # missing files / unrecognized config or tokenizer
         raise UserError(f"--model_id {model_id}: cannot load: {exc}") from None
+    return model.eval(), tokenizer
+
+
+def load_tokenizer(model_id: str, revision: str | None, base: str) -> Any:
+    """The checkpoint's tokenizer (else its base's), with a pad token."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
+    except (OSError, ValueError):
+        tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.eval(), tokenizer
+    return tokenizer
 
 
 # --------------------------------------------------------------------------- scoring
@@ -188,9 +197,11 @@ def reward_category(
     chunk_questions: int,
     fingerprint: Callable[[], dict[str, Any]],
     revision: str | None = None,
+    report: Callable[[str, Sequence[dict[str, Any]]], None] | None = None,
 ) -> Path:
     """Score one category into ``out/{category}_reward.json``, chunks in ``work`` (resumable; shared across
-    processes). ``fingerprint()`` gives the settings and model content the chunks depend on."""
+    processes). ``fingerprint()`` gives the settings and model content the chunks depend on; the main
+    process calls ``report(category, test records)`` once the file is written."""
     state = process_state()
     final = out / f"{category}_reward.json"
     records = load_records(data_path, category, "test", revision)
@@ -227,6 +238,8 @@ def reward_category(
         validate_records("reward", merged, final)
         write_json(final, merged)
         log.info("%s: wrote %s (%d questions)", category, final, len(merged))
+        if report is not None:
+            report(category, records)
     state.wait_for_everyone()
     return final
 
@@ -260,6 +273,21 @@ def run(args: argparse.Namespace) -> None:
             }
         return cache["f"]
 
+    def report(category: str, records: Sequence[dict[str, Any]]) -> None:  # inputs beyond the model's limits
+        if "m" in cache:
+            model, tokenizer = cache["m"]
+            context = getattr(model.config, "max_position_embeddings", None)
+        else:  # every chunk was scored before: no model loaded here
+            adapter = adapter_config(args.model_id, args.revision) or {}
+            base = args.base_model or adapter.get("base_model_name_or_path") or args.model_id
+            tokenizer = load_tokenizer(args.model_id, args.revision, base)
+            context = model_context(args.model_id, args.revision, args.base_model)
+        lengths = encoded_lengths(tokenizer, [(r["question"], cot) for r in records for cot in r["cots"]])
+        limits = {"model context": context, "training max_length": training_max_length(args.model_id)}
+        warning = long_inputs_warning("CoTs", category, long_inputs(lengths, limits))
+        if warning:
+            log.warning(warning)
+
     work = Path(args.work_dir) if args.work_dir else out / ".chunks"
     categories = resolve_categories(args.category, args.data_path)
     for cat in categories:
@@ -268,7 +296,16 @@ def run(args: argparse.Namespace) -> None:
             log.info("%s: %s exists, skipped", cat, final)
             continue
         reward_category(
-            loader, args.data_path, cat, out, work, batch, args.chunk_questions, fingerprint, args.revision
+            loader,
+            args.data_path,
+            cat,
+            out,
+            work,
+            batch,
+            args.chunk_questions,
+            fingerprint,
+            args.revision,
+            report,
         )
     if state.is_main_process:  # every category done: chunks are no longer needed
         clear_chunks(work, categories)
