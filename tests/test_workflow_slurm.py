@@ -169,6 +169,7 @@ def test_readme_cluster_command_paper_scale(tmp_path):
 
     assert (work / "results" / "paper" / "plots" / "best_of_n.pdf").exists()
     subs = by_rule(tmp_path / "slurm")
+    test = cfg["datasets"]["test"]["name"]
     gpu = ("-A rmproj", "-p gpuq")
     assert_flags(
         subs["train_rm[dORM-14B]"]["line"],
@@ -183,16 +184,16 @@ def test_readme_cluster_command_paper_scale(tmp_path):
     )
     assert_flags(subs["generate_critiques[gORM]"]["line"], *gpu, "--gpus=h100:4", "--cpus-per-task=16")
     assert_flags(
-        subs["reward[dPRM-14B_test]"]["line"],
+        subs[f"reward[dPRM-14B_{test}]"]["line"],
         *gpu,
         "--gpus=h100:1",
         "--mem 128000",
         "--cpus-per-task=8",
         "-t 720",
     )
-    assert_flags(subs["reward[dORM-14B_test]"]["line"], *gpu, "--gpus=h100:1")
-    assert_flags(subs["reward[gORM-14B_test]"]["line"], *gpu, "--gpus=h100:1")  # vLLM: tensor parallel 1
-    assert_flags(subs["reward[gPRM-14B_test]"]["line"], *gpu, "--gpus=h100:2")  # vLLM: tensor parallel 2
+    assert_flags(subs[f"reward[dORM-14B_{test}]"]["line"], *gpu, "--gpus=h100:1")
+    assert_flags(subs[f"reward[gORM-14B_{test}]"]["line"], *gpu, "--gpus=h100:1")  # vLLM: tensor parallel 1
+    assert_flags(subs[f"reward[gPRM-14B_{test}]"]["line"], *gpu, "--gpus=h100:2")  # vLLM: tensor parallel 2
     for name in ("preprocess_critiques[gORM]", "evaluate", "plot[best_of_n]"):
         assert "--gpus" not in subs[name]["line"] and "-p cpuq" in subs[name]["line"], name
     assert (work / "accelerate.log").read_text().split() == ["4"]  # gORM-14B: one worker per GPU
