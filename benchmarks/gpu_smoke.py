@@ -114,7 +114,7 @@ def section_discriminative(work: Path) -> dict[str, Any]:
     cpu = reward_mod.score_cots(model, tok, cots, batch_size=8)
     if cuda:
         gpu32 = reward_mod.score_cots(model.to("cuda"), tok, cots, batch_size=8)
-        bf_model, _ = reward_mod.load_scorer(str(work / "dORM"), dtype="bfloat16")
+        bf_model, _ = reward_mod.load_scorer(str(work / "dORM"), dtype="bfloat16", lora="merged")
         gpu16 = reward_mod.score_cots(bf_model.to("cuda"), tok, cots, batch_size=8)
 
         def max_diff(a: list[list[float]], b: list[list[float]]) -> float:
@@ -148,6 +148,7 @@ def section_discriminative(work: Path) -> dict[str, Any]:
             chunk_questions=2,
             dtype="auto",
             base_model=None,
+            lora="unmerged",
         )
     )
     for cat in cats.split(","):

@@ -60,6 +60,7 @@ def test_schema_sets_are_the_clis():
 
     model = ("reward_models", "*")
     assert set(schema_at(*model, "scoring", "dtype")["enum"]) == choices("reward", "--dtype")
+    assert set(schema_at(*model, "scoring", "lora")["enum"]) == choices("reward", "--lora")
     assert set(schema_at(*model, "task_type")["enum"]) == choices("reward", "--task_type")
     assert set(schema_at(*model, "strategy")["enum"]) == choices("evaluate", "--strategies")
     # the CLI's 'auto' is left out on purpose: the rules choose environment and launcher by backend
@@ -137,6 +138,8 @@ SCHEMA_CASES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ("dtype", lambda c: c["reward_models"]["dORM"]["scoring"].update(dtype="float8"),
      "['reward_models']['dORM']['scoring']['dtype']", "'float8' is not one of"),
     ("backend auto", lambda c: c["teacher"].update(backend="auto"), "['teacher']['backend']", "'auto' is not one of"),
+    ("lora of a generative model", lambda c: c["reward_models"]["gORM"]["scoring"].update(lora="merged"),
+     "['reward_models']['gORM']['scoring']", "should not be valid"),
     ("build key", lambda c: c["backbones"]["tiny"]["build"].update(layers=3),
      "['backbones']['tiny']['build']", "'layers' was unexpected"),
     ("build type", lambda c: c["backbones"]["tiny"]["build"].update(hidden_size=12.5),

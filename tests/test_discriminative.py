@@ -130,7 +130,8 @@ def test_training_and_scoring_read_the_same_positions(world, base):
 
 
 # --------------------------------------------------------------------------- adapters
-def test_adapter_save_load_round_trip(tmp_path, world, base):
+def _random_adapter(path: Path, base) -> object:
+    """A LoRA adapter with non-zero (seeded) weights on the tiny base, saved with the tokenizer at ``path``."""
     from peft import LoraConfig, get_peft_model
 
     model, tok = base
@@ -142,8 +143,14 @@ def test_adapter_save_load_round_trip(tmp_path, world, base):
         for name, p in peft_model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.5)
-    peft_model.save_pretrained(tmp_path / "adapter")
-    tok.save_pretrained(tmp_path / "adapter")
+    peft_model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return peft_model
+
+
+def test_adapter_save_load_round_trip(tmp_path, world, base):
+    model, tok = base
+    peft_model = _random_adapter(tmp_path / "adapter", base)
     merged = copy.deepcopy(peft_model).merge_and_unload().eval()
     cots = _cots(world)
     expected = reward_mod.score_cots(merged, tok, cots, batch_size=3)
@@ -152,6 +159,27 @@ def test_adapter_save_load_round_trip(tmp_path, world, base):
     for a, b in zip(expected, got, strict=True):
         assert a == pytest.approx(b, abs=1e-6)
     assert got != reward_mod.score_cots(model, tok, cots, batch_size=3)  # the adapter changes scores
+
+
+def test_lora_scoring_as_published_and_the_merged_speed_option(tmp_path, world, base):
+    """By default a LoRA checkpoint scores as the published rewards were made: float32 weights, the adapter
+    unmerged, the same scores as the full-logit forward of that model. ``--lora merged`` in bfloat16 (the
+    speed option) gives a plain model whose scores differ a little (config/README.md: the measured size)."""
+    from peft import PeftModel
+
+    _random_adapter(tmp_path / "adapter", base)
+    model, tok = reward_mod.load_scorer(str(tmp_path / "adapter"))
+    assert isinstance(model, PeftModel) and {p.dtype for p in model.parameters()} == {torch.float32}
+    cots = _cots(world)
+    published = reward_mod.score_cots(model, tok, cots, batch_size=3)
+    for (question, steps), scores in zip(cots, published, strict=True):
+        assert scores == pytest.approx(_full_logit_scores(model, tok, question, steps), abs=1e-6)
+    fast, _ = reward_mod.load_scorer(str(tmp_path / "adapter"), dtype="bfloat16", lora="merged")
+    assert not isinstance(fast, PeftModel) and {p.dtype for p in fast.parameters()} == {torch.bfloat16}
+    merged = reward_mod.score_cots(fast, tok, cots, batch_size=3)
+    diff = max(abs(a - b) for u, v in zip(published, merged, strict=True) for a, b in zip(u, v, strict=True))
+    assert 0 < diff < 0.05
+    assert reward_mod.resolve_dtype("auto") == torch.float32  # as published, GPU or not
 
 
 # --------------------------------------------------------------------------- training

@@ -39,6 +39,7 @@ def dprm_reward_args(model: object, data: object, out: object, **overrides: Any)
         chunk_questions=2,
         dtype="float32",
         base_model=None,
+        lora="unmerged",
     )
     return argparse.Namespace(**{**base, **overrides})
 

@@ -1,8 +1,11 @@
 """``rmflow reward --task_type dORM|dPRM``: P(+) at each step tag of each test CoT (docs/formats.md).
 
 Writes ``OUT/{category}_reward.json`` = ``[{q_id, cot_ids, rewards: [[P(+) per step] per CoT]}]`` in
-test-set order. The model is a full causal-LM directory or a LoRA adapter (local or hub id), merged
-into its base at load time. Only the decoder body runs; the final-norm hidden states at the step tags
+test-set order. The model is a full causal-LM directory or a LoRA adapter (local or hub id). As the
+published rewards were made, by default the weights are float32 and an adapter runs beside its base
+(``--lora unmerged``); ``--lora merged`` merges it into the base at ``--dtype`` (``auto``: bfloat16 on
+GPUs that support it), faster but with slightly different scores (config/README.md gives the measured
+difference). Only the decoder body runs; the final-norm hidden states at the step tags
 are projected on the two LM-head rows (``-``, ``+``), never on the full vocabulary. Sequences are
 left-padded, batched by length. Questions are scored in chunks saved with
 :class:`rmflow.chunks.ChunkStore` in ``--work_dir`` (default ``OUT/.chunks``; removed when every
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 8
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+#: how a LoRA checkpoint's adapter runs: beside the base weights (as the published rewards were made) or
+#: merged into them (faster; see config/README.md for the measured score difference)
+LORA_MODES = ("unmerged", "merged")
 
 
 def add_arguments(group: Any) -> None:
@@ -52,28 +58,45 @@ def add_arguments(group: Any) -> None:
         "--dtype",
         choices=DTYPES,
         default="auto",
-        help="weights dtype: auto = bfloat16 on GPUs that support it, else float32",
+        help="weights dtype; dORM/dPRM: auto = float32 (as the published rewards were made), with "
+        "--lora merged bfloat16 on GPUs that support it",
+    )
+    group.add_argument(
+        "--lora",
+        choices=LORA_MODES,
+        default="unmerged",
+        help="dORM/dPRM LoRA checkpoints: unmerged = the adapter runs beside the base weights, as the "
+        "published rewards were made; merged = merged into the base (faster, scores differ slightly)",
     )
     add_once(group, "--base_model", default=None, help="override the adapter's base_model_name_or_path")
 
 
 # --------------------------------------------------------------------------- model loading
-def resolve_dtype(name: str) -> Any:
+def resolve_dtype(name: str, lora: str = "unmerged") -> Any:
+    """``auto``: float32, as the published rewards were made; with a merged adapter bfloat16 on GPUs
+    that support it (the speed option)."""
     import torch
 
     if name == "auto":
-        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        bf16 = lora == "merged" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         return torch.bfloat16 if bf16 else torch.float32
     return getattr(torch, name)
 
 
 def load_scorer(
-    model_id: str, revision: str | None = None, dtype: str = "auto", base_model: str | None = None
+    model_id: str,
+    revision: str | None = None,
+    dtype: str = "auto",
+    base_model: str | None = None,
+    lora: str = "unmerged",
 ) -> tuple[Any, Any]:
-    """Model (adapter merged) and tokenizer of a dORM/dPRM checkpoint, in eval mode on CPU."""
+    """Model and tokenizer of a dORM/dPRM checkpoint, in eval mode on CPU; a LoRA adapter stays a
+    separate module (``lora="unmerged"``, as the published rewards were made) or is merged into the base."""
     from transformers import AutoModelForCausalLM
 
-    torch_dtype = resolve_dtype(dtype)
+    if lora not in LORA_MODES:
+        raise UserError(f"--lora {lora!r}: expected one of {', '.join(LORA_MODES)}")
+    torch_dtype = resolve_dtype(dtype, lora)
     adapter = adapter_config(model_id, revision)
     try:
         if adapter is None:
@@ -85,9 +108,11 @@ def load_scorer(
             base = base_model or adapter.get("base_model_name_or_path")
             if not base:
                 raise UserError(f"{model_id}: adapter_config.json names no base_model_name_or_path")
-            log.info("LoRA adapter %s on base %s (merged at load time)", model_id, base)
+            log.info("LoRA adapter %s on base %s (%s, %s)", model_id, base, lora, torch_dtype)
             model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
-            model = PeftModel.from_pretrained(model, model_id, revision=revision).merge_and_unload()
+            model = PeftModel.from_pretrained(model, model_id, revision=revision)
+            if lora == "merged":
+                model = model.merge_and_unload()
         tokenizer = load_tokenizer(model_id, revision, base)
     except (OSError, ValueError) as exc:  # missing files / unrecognized config or tokenizer
         raise UserError(f"--model_id {model_id}: cannot load: {exc}") from None
@@ -258,7 +283,7 @@ def run(args: argparse.Namespace) -> None:
 
     def loader() -> tuple[Any, Any]:
         if "m" not in cache:
-            model, tok = load_scorer(args.model_id, args.revision, args.dtype, args.base_model)
+            model, tok = load_scorer(args.model_id, args.revision, args.dtype, args.base_model, args.lora)
             cache["m"] = (model.to(state.device), tok)
         return cache["m"]
 
@@ -268,6 +293,7 @@ def run(args: argparse.Namespace) -> None:
                 "model": model_fingerprint(args.model_id, args.revision, args.base_model),
                 "task_type": args.task_type,
                 "dtype": args.dtype,
+                "lora": args.lora,
                 "batch_size": batch,
                 "chunk_questions": args.chunk_questions,
             }
