@@ -50,8 +50,9 @@ def main() -> None:
 
     import torch
 
-    from rmflow.generative.backends import SamplingSpec, TransformersBackend
     from rmflow.generative.reward import build_prompts
+    from rmflow.generative.sampling import SamplingSpec
+    from rmflow.generative.transformers_backend import TransformersBackend
     from rmflow.generative.verdict import stop_strings
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -181,8 +181,10 @@ def section_generative(work: Path) -> None:
 
     from rmflow.backbone import build_backbone
     from rmflow.cli import main as rmflow
-    from rmflow.generative.backends import SamplingSpec, TransformersBackend, vllm_available
+    from rmflow.generative.backend_factory import vllm_available
     from rmflow.generative.reward import build_prompts
+    from rmflow.generative.sampling import SamplingSpec
+    from rmflow.generative.transformers_backend import TransformersBackend
     from rmflow.generative.verdict import stop_strings
     from rmflow.synth import make_test_records, synthesize
 

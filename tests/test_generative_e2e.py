@@ -13,8 +13,10 @@ from tiny import tiny_backbone
 from rmflow.chat_template import ASSISTANT, BOS, EOS, KEEP_REASONING_TEMPLATE, USER
 from rmflow.cli import main
 from rmflow.data import load_records
-from rmflow.generative.backends import SamplingSpec, TransformersBackend, resolve_checkpoint
+from rmflow.generative.model_ref import resolve_checkpoint
+from rmflow.generative.sampling import SamplingSpec
 from rmflow.generative.train import build_trainer, prepare_tokenizer, sft_examples
+from rmflow.generative.transformers_backend import TransformersBackend
 from rmflow.presets import load_preset
 from rmflow.prompts import generation_prompt, orm_prompt
 

@@ -12,10 +12,11 @@ import pytest
 from rmflow.cli import build_parser
 from rmflow.data import load_records
 from rmflow.errors import UserError
-from rmflow.generative.backends import Sample, SamplingSpec, token_id
 from rmflow.generative.generate import GenerateStage
+from rmflow.generative.model_ref import token_id
 from rmflow.generative.reward import RewardStage
 from rmflow.generative.runner import engine_groups, execute, run_engines
+from rmflow.generative.sampling import Sample, SamplingSpec
 from rmflow.io import write_jsonl
 from rmflow.synth import make_test_records, make_train_records
 

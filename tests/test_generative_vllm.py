@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rmflow.generative.backends import SamplingSpec
+from rmflow.generative.sampling import SamplingSpec
 from rmflow.generative.verdict import sample_reward
 from rmflow.generative.vllm_backend import (
     FALLBACK_TOPK,
@@ -136,7 +136,7 @@ def test_requested_ids_are_filtered_from_topk():
 
 def test_backend_resolution(monkeypatch):
     from rmflow.errors import UserError
-    from rmflow.generative.backends import resolve_backend
+    from rmflow.generative.backend_factory import resolve_backend
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert resolve_backend("transformers") == "transformers"

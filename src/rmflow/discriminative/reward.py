@@ -26,8 +26,8 @@ from typing import Any
 from rmflow.categories import resolve_categories
 from rmflow.checkpoints import adapter_config
 from rmflow.chunks import ChunkStore, clear_chunks, split
+from rmflow.cli_args import add_once
 from rmflow.data import load_records, validate_records
-from rmflow.discriminative import add_once
 from rmflow.discriminative.features import encode_cot, encoded_lengths, special_ids
 from rmflow.errors import UserError
 from rmflow.fingerprint import json_sha256, model_fingerprint

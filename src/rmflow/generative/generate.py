@@ -19,8 +19,9 @@ from typing import Any
 from rmflow.categories import resolve_categories
 from rmflow.data import load_records
 from rmflow.fingerprint import model_fingerprint
-from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec
+from rmflow.generative.backend_factory import BACKENDS
 from rmflow.generative.runner import SamplingStage, execute
+from rmflow.generative.sampling import Sample, SamplingSpec
 from rmflow.io import write_json, write_jsonl
 from rmflow.prompts import generation_prompt, task_prompt
 

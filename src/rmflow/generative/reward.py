@@ -25,12 +25,14 @@ from typing import Any
 
 from rmflow.categories import resolve_categories
 from rmflow.chat_template import turns_thinking_off
+from rmflow.cli_args import add_once
 from rmflow.data import load_records
-from rmflow.discriminative import add_once
 from rmflow.errors import UserError
 from rmflow.fingerprint import model_fingerprint
-from rmflow.generative.backends import BACKENDS, Sample, SamplingSpec, token_id
+from rmflow.generative.backend_factory import BACKENDS
+from rmflow.generative.model_ref import token_id
 from rmflow.generative.runner import SamplingStage, execute
+from rmflow.generative.sampling import Sample, SamplingSpec
 from rmflow.generative.verdict import sample_reward, stop_strings
 from rmflow.input_limits import (
     backend_context,

@@ -21,16 +21,9 @@ from typing import Any
 from rmflow.chunks import ChunkStore, clear_chunks, split
 from rmflow.errors import UserError
 from rmflow.fingerprint import json_sha256
-from rmflow.generative.backends import (
-    Backend,
-    Sample,
-    SamplingSpec,
-    derived_seed,
-    load_tokenizer,
-    make_backend,
-    resolve_backend,
-    resolve_checkpoint,
-)
+from rmflow.generative.backend_factory import make_backend, resolve_backend
+from rmflow.generative.model_ref import load_tokenizer, resolve_checkpoint
+from rmflow.generative.sampling import Backend, Sample, SamplingSpec, derived_seed
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rmflow.generative.backends import Sample, SamplingSpec, load_tokenizer, resolve_checkpoint
+from rmflow.generative.model_ref import load_tokenizer, resolve_checkpoint
+from rmflow.generative.sampling import Sample, SamplingSpec
 
 log = logging.getLogger(__name__)
 

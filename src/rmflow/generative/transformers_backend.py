@@ -1,154 +1,20 @@
-"""Sampling backends behind one small interface (teacher generation and generative scoring).
+"""The ``transformers`` sampling backend (CPU or GPU): batched ``generate`` across prompts.
 
-``backend.generate(prompts, spec)`` returns, per prompt, ``spec.n`` :class:`Sample` objects: the text,
-the generated token ids, and per-token logprobs (only at the last token unless
-``spec.all_logprobs``). Logprobs are RAW: the log-softmax of the model's logits before temperature,
-top-k/top-p/min-p, exactly what vLLM returns by default (``logprobs_mode="raw_logprobs"``). Each
-logprob entry holds the top-``k`` tokens plus the sampled token, like vLLM's.
-
-Backends: :class:`TransformersBackend` (CPU or GPU, batched ``generate`` across prompts) and
-``rmflow.generative.vllm_backend.VLLMBackend`` (GPU, optional import). torch/transformers are imported
-inside functions only.
+Raw logprobs come from a logits processor that runs before the sampling filters, which are applied in
+vLLM's order, so both backends return the same kind of numbers (:mod:`rmflow.generative.sampling`).
+torch and transformers are imported inside functions only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
-from rmflow.checkpoints import adapter_config
 from rmflow.errors import UserError
-
-log = logging.getLogger(__name__)
-
-BACKENDS = ("auto", "transformers", "vllm")
+from rmflow.generative.model_ref import load_tokenizer, resolve_checkpoint
+from rmflow.generative.sampling import Sample, SamplingSpec, derived_seed
 
 
-@dataclass(frozen=True)
-class SamplingSpec:
-    """What to sample. ``top_k <= 0`` and ``min_p == 0`` switch those filters off; temperature 0 is greedy.
-
-    ``logprobs``: an int k (top-k per position, plus the sampled token), a list of token ids (exactly
-    those, plus the sampled token; the vLLM backend falls back to top-20), or None.
-    """
-
-    n: int = 1
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    min_p: float = 0.0
-    max_tokens: int = 8192
-    stop: tuple[str, ...] = ()
-    logprobs: int | tuple[int, ...] | None = None
-    all_logprobs: bool = False
-    seed: int = 42
-
-    def with_seed(self, seed: int) -> SamplingSpec:
-        return replace(self, seed=seed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Sample:
-    """One sampled completion. ``finish_reason``: ``stop`` (a stop string), ``eos`` or ``length``."""
-
-    text: str
-    token_ids: list[int]
-    logprobs: list[dict[int, float]] = field(default_factory=list)
-    finish_reason: str = "length"
-
-    @property
-    def last_logprobs(self) -> dict[int, float] | None:
-        """Logprobs at the last generated token (None when not requested or nothing was generated)."""
-        return self.logprobs[-1] if self.logprobs else None
-
-
-class Backend(Protocol):
-    """A loaded model that samples completions for prompt strings (already chat-templated)."""
-
-    tokenizer: Any
-
-    def generate(self, prompts: Sequence[str], spec: SamplingSpec) -> list[list[Sample]]: ...
-
-    def close(self) -> None: ...
-
-
-def derived_seed(*parts: object) -> int:
-    """A 31-bit seed for a unit of work (chunk, batch), stable across runs and processes."""
-    return int(hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
-
-
-# --------------------------------------------------------------------------- checkpoints
-@dataclass(frozen=True)
-class ModelRef:
-    """Where the weights come from: a full model, or a LoRA ``adapter`` on top of ``base``."""
-
-    base: str
-    adapter: str | None = None
-    tokenizer_source: str = ""
-    lora_rank: int | None = None
-    revision: str | None = None
-
-
-def _has_tokenizer(model_id: str) -> bool:
-    path = Path(model_id)
-    if path.is_dir():
-        return (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()
-    try:
-        from huggingface_hub import file_exists
-
-        return file_exists(model_id, "tokenizer_config.json")
-    except Exception:
-        return False
-
-
-def resolve_checkpoint(model_id: str, revision: str | None = None, base_model: str | None = None) -> ModelRef:
-    """Full model or LoRA adapter? Adapters name their base in ``adapter_config.json`` (``base_model`` overrides)."""
-    cfg = adapter_config(model_id, revision)
-    if cfg is None:
-        return ModelRef(base=model_id, tokenizer_source=model_id, revision=revision)
-    base = base_model or cfg.get("base_model_name_or_path")
-    if not base:
-        raise UserError(f"{model_id}: adapter_config.json names no base_model_name_or_path")
-    tok = model_id if _has_tokenizer(model_id) else base
-    return ModelRef(
-        base=base, adapter=model_id, tokenizer_source=tok, lora_rank=cfg.get("r"), revision=revision
-    )
-
-
-def load_tokenizer(ref: ModelRef) -> Any:
-    """Tokenizer for prompt building; DeepSeek-R1 backbones get the reasoning-keeping template."""
-    from transformers import AutoTokenizer
-
-    rev = ref.revision if ref.tokenizer_source == (ref.adapter or ref.base) else None
-    try:
-        tok = AutoTokenizer.from_pretrained(ref.tokenizer_source, revision=rev)
-    except (OSError, ValueError) as exc:  # missing files / not a tokenizer directory
-        raise UserError(f"{ref.tokenizer_source}: cannot load tokenizer: {exc}") from None
-    if is_deepseek_r1(ref.base, tok.chat_template):
-        tok.chat_template = KEEP_REASONING_TEMPLATE
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
-
-
-def token_id(tokenizer: Any, text: str) -> int:
-    """Last token id of ``text`` (no special tokens): the verdict ids of ``" Yes"`` / ``" No"``."""
-    ids = tokenizer.encode(text, add_special_tokens=False)
-    if not ids:
-        raise UserError(f"tokenizer encodes {text!r} to no tokens")
-    return ids[-1]
-
-
-# --------------------------------------------------------------------------- transformers backend
 def _hf_processors(spec: SamplingSpec, recorder: Any) -> Any:
     """Raw-logprob recorder first, then the sampling filters in vLLM's order (temperature, min-p, top-k, top-p)."""
     from transformers import (
@@ -375,62 +241,3 @@ class TransformersBackend:
                 row_samples.append(Sample(text=text, token_ids=ids, logprobs=lps, finish_reason=reason))
             samples.append(row_samples)
         return samples
-
-
-# --------------------------------------------------------------------------- factory
-def vllm_available() -> bool:
-    """True if vLLM can be imported."""
-    try:
-        import vllm  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
-def resolve_backend(name: str) -> str:
-    """``auto`` -> ``vllm`` when vLLM imports, a GPU is present and this is a single process, else
-    ``transformers``. vLLM manages its GPUs itself, so it refuses to run under a multi-process launcher."""
-    if name not in BACKENDS:
-        raise UserError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if name == "vllm":
-        if launched:
-            raise UserError("--backend vllm runs as one process (it starts one engine per GPU group itself)")
-        if not vllm_available():
-            raise UserError("--backend vllm: vLLM is not installed (pip install 'rmflow[vllm]')")
-        return name
-    if name == "transformers" or launched:
-        return "transformers"
-    import torch
-
-    return "vllm" if torch.cuda.is_available() and vllm_available() else "transformers"
-
-
-def make_backend(
-    name: str,
-    model_id: str,
-    revision: str | None = None,
-    batch_size: int = 8,
-    tensor_parallel_size: int = 1,
-    seed: int = 42,
-    max_model_len: int | None = None,
-    device: str | None = None,
-    dtype: str | None = None,
-    base_model: str | None = None,
-) -> Backend:
-    """Instantiate a resolved backend name (``transformers`` or ``vllm``)."""
-    if name == "vllm":
-        from rmflow.generative.vllm_backend import VLLMBackend
-
-        return VLLMBackend(
-            model_id,
-            revision,
-            tensor_parallel_size=tensor_parallel_size,
-            seed=seed,
-            max_model_len=max_model_len,
-            dtype=dtype,
-            base_model=base_model,
-        )
-    return TransformersBackend(
-        model_id, revision, batch_size=batch_size, device=device, dtype=dtype, base_model=base_model
-    )

@@ -1,0 +1,76 @@
+"""Which weights and tokenizer a model id names: a full model, or a LoRA adapter on its base.
+
+Shared by both sampling backends (and the runner, which loads only the tokenizer to build prompts).
+transformers is imported inside :func:`load_tokenizer` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
+from rmflow.checkpoints import adapter_config
+from rmflow.errors import UserError
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Where the weights come from: a full model, or a LoRA ``adapter`` on top of ``base``."""
+
+    base: str
+    adapter: str | None = None
+    tokenizer_source: str = ""
+    lora_rank: int | None = None
+    revision: str | None = None
+
+
+def _has_tokenizer(model_id: str) -> bool:
+    path = Path(model_id)
+    if path.is_dir():
+        return (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()
+    try:
+        from huggingface_hub import file_exists
+
+        return file_exists(model_id, "tokenizer_config.json")
+    except Exception:
+        return False
+
+
+def resolve_checkpoint(model_id: str, revision: str | None = None, base_model: str | None = None) -> ModelRef:
+    """Full model or LoRA adapter? Adapters name their base in ``adapter_config.json`` (``base_model`` overrides)."""
+    cfg = adapter_config(model_id, revision)
+    if cfg is None:
+        return ModelRef(base=model_id, tokenizer_source=model_id, revision=revision)
+    base = base_model or cfg.get("base_model_name_or_path")
+    if not base:
+        raise UserError(f"{model_id}: adapter_config.json names no base_model_name_or_path")
+    tok = model_id if _has_tokenizer(model_id) else base
+    return ModelRef(
+        base=base, adapter=model_id, tokenizer_source=tok, lora_rank=cfg.get("r"), revision=revision
+    )
+
+
+def load_tokenizer(ref: ModelRef) -> Any:
+    """Tokenizer for prompt building; DeepSeek-R1 backbones get the reasoning-keeping template."""
+    from transformers import AutoTokenizer
+
+    rev = ref.revision if ref.tokenizer_source == (ref.adapter or ref.base) else None
+    try:
+        tok = AutoTokenizer.from_pretrained(ref.tokenizer_source, revision=rev)
+    except (OSError, ValueError) as exc:  # missing files / not a tokenizer directory
+        raise UserError(f"{ref.tokenizer_source}: cannot load tokenizer: {exc}") from None
+    if is_deepseek_r1(ref.base, tok.chat_template):
+        tok.chat_template = KEEP_REASONING_TEMPLATE
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def token_id(tokenizer: Any, text: str) -> int:
+    """Last token id of ``text`` (no special tokens): the verdict ids of ``" Yes"`` / ``" No"``."""
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    if not ids:
+        raise UserError(f"tokenizer encodes {text!r} to no tokens")
+    return ids[-1]
