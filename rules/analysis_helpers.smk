@@ -1,9 +1,9 @@
 # Helpers of rules/analysis.smk (`rmflow analyze`): output layout, config slice, flags.
 
+from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES  # the file names `rmflow analyze` writes
+
 ANALYSIS_DIR = f"{RESULTS}/analysis"
 ANALYSIS_PLOT_DIR = f"{PLOT_DIR}/analysis"
-ANALYSIS_TABLES = ("accuracy", "comparisons", "verifier", "reliability", "process", "length", "replicas")
-ANALYSIS_FIGURES = ("uncertainty", "groups", "aggregations", "comparisons", "auroc", "reliability", "process", "replicas")
 #: analysis settings rendered as flags (replicas and step_labels are resolved below)
 ANALYSIS_FLAG_KEYS = ("bootstrap", "ece_bins", "error_threshold", "length_buckets")
 

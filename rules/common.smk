@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the light package, also without an install
 from rmflow.errors import UserError  # noqa: E402
+from rmflow.names import TABLES, looks_like_hub_id  # noqa: E402
 from rmflow.presets import load_preset  # noqa: E402
 
 # What config/schema.yaml cannot check (config/README.md, "Checks"): duplicate keys in the config files,
@@ -36,7 +37,6 @@ TRAIN_KINDS = ("train", "train_gORM", "train_gPRM")
 SYNTH_DIR = f"{RESULTS}/data/synth"
 EVAL_DIR = f"{RESULTS}/eval"
 PLOT_DIR = f"{RESULTS}/plots"
-TABLES = ("best_of_n", "weighted_vote")
 RESOURCE_DEFAULTS = {"gpu": 0, "cpus_per_task": 1, "mem_mb": 4000, "runtime": 60}
 #: config keys that are not stage flags (model references, nested settings)
 NOT_FLAGS = {"backbone", "model", "revision", "resources", "set", "preset", "data", "shorten"}
@@ -82,7 +82,7 @@ def any_of(names):
 
 
 def is_hub_id(source):
-    return not Path(source).exists() and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", source) is not None
+    return not Path(source).exists() and looks_like_hub_id(source)
 
 
 def local_input(source):

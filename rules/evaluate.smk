@@ -6,12 +6,10 @@ rule evaluate:
         data=lambda wc: dataset_dir("test"),
         rewards=[reward_dir(n) for n in COMPARED],
     output:
-        best_of_n=report(
-            f"{EVAL_DIR}/best_of_n.csv", caption="../workflow/report/table.rst", category="Tables"
-        ),
-        weighted_vote=report(
-            f"{EVAL_DIR}/weighted_vote.csv", caption="../workflow/report/table.rst", category="Tables"
-        ),
+        **{
+            table: report(f"{EVAL_DIR}/{table}.csv", caption="../workflow/report/table.rst", category="Tables")
+            for table in TABLES
+        },
         summary=f"{EVAL_DIR}/summary.json",  # settings and counts: written by `rmflow evaluate`, recorded too
     params:
         cfg=lambda wc: evaluation_params(),

@@ -18,6 +18,7 @@ from rmflow.analysis.selection import groups
 from rmflow.cli import main
 from rmflow.errors import RecordError, UserError
 from rmflow.evaluation.answers import answer_code, gold_code
+from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES
 from rmflow.synth import make_test_records
 
 SEED = 3
@@ -102,23 +103,15 @@ def _stat(rows: list[dict[str, str]], **match: str) -> float:
 
 def test_outputs_and_figures(analyzed: Path) -> None:
     out = analyzed / "an"
-    for table in ("accuracy", "comparisons", "verifier", "reliability", "process", "length", "replicas"):
+    for table in ANALYSIS_TABLES:
         assert (out / f"{table}.csv").stat().st_size > 100, table
     summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["tables"]) == list(ANALYSIS_TABLES)  # the names the workflow's rules declare
     assert summary["categories"]["law"] == {
         "questions": QUESTIONS, "cots": QUESTIONS * COTS, "labelled_cots": QUESTIONS * COTS,
         "per_step_models": ["dPRM-a"],
     }  # fmt: skip
-    names = [
-        "uncertainty",
-        "groups",
-        "aggregations",
-        "comparisons",
-        "auroc",
-        "reliability",
-        "process",
-        "replicas",
-    ]
+    names = ANALYSIS_FIGURES
     for name in [*names, "length_dPRM-a", "length_gORM-o"]:
         pdf, png = (out / "plots" / f"{name}.{ext}" for ext in ("pdf", "png"))
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000, name

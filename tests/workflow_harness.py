@@ -20,18 +20,18 @@ WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs"
 REAL_MODULES = (
     "__init__.py", "errors.py", "io.py", "presets.py", "provenance.py",
     "config_checks.py", "categories.py", "hub_names.py", "evaluation/__init__.py", "evaluation/memory.py",
-    "evaluation/report.py", "styles.py",
+    "evaluation/report.py", "styles.py", "names.py",
 )  # fmt: skip
 
 FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""
 import argparse
-import ast
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
+
+from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES, TABLES, reward_file
 
 
 def main():
@@ -65,27 +65,25 @@ def main():
         for kind in ("train", "train_gORM", "train_gPRM", "test"):
             write(out / kind / "law.jsonl")
     elif stage == "evaluate":
-        write(out / "best_of_n.csv")
-        write(out / "weighted_vote.csv")
+        for table in TABLES:
+            write(out / f"{table}.csv")
         write(out / "summary.json")
     elif stage == "reward":
-        write(out / "law_reward.json")
+        write(out / reward_file("law"))
     elif stage == "train":
         out.mkdir(parents=True, exist_ok=True)
         history = [{"step": 1, "loss": 0.7}, {"step": 2, "loss": 0.5}]
         (out / "rmflow_train.json").write_text(json.dumps({"args": argv, "loss_history": history}))
     elif stage == "export":
-        write(out / ("law_reward.json" if get("--kind") == "reward" else "law.jsonl"))
+        write(out / (reward_file("law") if get("--kind") == "reward" else "law.jsonl"))
         (out / "source.json").write_text(json.dumps({"source": get("--data_path"), "resolved_revision": None}))
-    elif stage == "analyze":  # the file names the rules declare (rules/analysis_helpers.smk)
-        helpers = Path("rules/analysis_helpers.smk").read_text()
-        names = {k: ast.literal_eval(v) for k, v in re.findall(r"^(ANALYSIS_\\w+) = (\\(.*\\))$", helpers, re.M)}
-        for table in names["ANALYSIS_TABLES"]:
+    elif stage == "analyze":  # the file names the rules declare (from rmflow.names, as here)
+        for table in ANALYSIS_TABLES:
             write(out / f"{table}.csv")
         write(out / "summary.json")
         models = argv[argv.index("--model_names") + 1 :]
         models = models[: next((i for i, a in enumerate(models) if a.startswith("--")), len(models))]
-        for figure in [*names["ANALYSIS_FIGURES"], *(f"length_{m}" for m in models)]:
+        for figure in [*ANALYSIS_FIGURES, *(f"length_{m}" for m in models)]:
             for suffix in (".pdf", ".png"):
                 write(Path(get("--plot_dir")) / f"{figure}{suffix}")
     elif stage == "preprocess":

@@ -21,6 +21,8 @@ CATEGORIES: tuple[str, ...] = (
     "computer_science",
     "other",
 )
+#: extra splits of some published sets, accepted as categories when named
+EXTRA_SPLITS: tuple[str, ...] = ("prm800k", "test")
 
 #: Test sets whose names contain one of these have the single split ``test``.
 SINGLE_SPLIT_MARKERS: tuple[str, ...] = ("GPQA-diamond", "MedQA", "LEXam")
@@ -55,7 +57,7 @@ def resolve_categories(category: str | list[str] | None, data_path: str = "") ->
         return ["test"] if is_single_split(data_path) else list(CATEGORIES)
     names = category.split(",") if isinstance(category, str) else list(category)
     names = [n.strip() for n in names if n.strip()]
-    allowed = set(CATEGORIES) | {"prm800k", "test"}
+    allowed = {*CATEGORIES, *EXTRA_SPLITS}
     unknown = [n for n in names if n not in allowed]
     if unknown:
         from rmflow.errors import UserError

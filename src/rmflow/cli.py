@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from rmflow.errors import UserError
 from rmflow.help_format import DefaultsHelpFormatter
 from rmflow.logs import configure
+from rmflow.names import TASK_TYPES
 
 #: stage name -> (module, one-line help)
 STAGES: dict[str, tuple[str, str]] = {
@@ -42,7 +43,6 @@ DISPATCH: dict[str, tuple[str, dict[str, str]]] = {
         {"d": "rmflow.discriminative.reward", "g": "rmflow.generative.reward"},
     ),
 }
-TASK_TYPES = ("dORM", "dPRM", "gORM", "gPRM")
 
 
 def _add_dispatch_common(p: argparse.ArgumentParser) -> None:

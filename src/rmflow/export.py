@@ -17,6 +17,7 @@ from rmflow.categories import resolve_categories
 from rmflow.data import KINDS, is_local, load_records, resolve_revision
 from rmflow.hub_names import current_hub_id
 from rmflow.io import staged_outputs, write_json, write_jsonl
+from rmflow.names import reward_file
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def output_name(category: str, kind: str) -> str:
     """File name of an exported category."""
-    return f"{category}_reward.json" if kind == "reward" else f"{category}.jsonl"
+    return reward_file(category) if kind == "reward" else f"{category}.jsonl"
 
 
 def export(

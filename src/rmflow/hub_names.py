@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from rmflow.names import TASK_TYPES
+
 NAMESPACE = "dongboklee"
 GENERATORS = (
     "Llama-3.1-8B-Instruct",
@@ -48,7 +50,7 @@ OLD_TEST_NAMES: dict[str, str] = {
 }
 #: ... and for every dataset (the training sets' old names are their kinds)
 OLD_NAMES: dict[str, str] = {**OLD_TEST_NAMES, **TRAIN_SETS}
-REWARD_MODELS = ("dORM", "dPRM", "gORM", "gPRM")
+REWARD_MODELS = TASK_TYPES
 BACKBONES = ("14B", "8B", "qwen")
 #: a reward-set name: model, backbone, optional training-seed replica (-2 .. -5), test set
 REWARD_SET = re.compile(rf"^({'|'.join(REWARD_MODELS)})-({'|'.join(BACKBONES)})(-[2-5])?-(.+)$")

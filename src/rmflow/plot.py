@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.errors import UserError
-from rmflow.evaluation.report import MV, PASS, TABLES
 from rmflow.io import atomic_path
+from rmflow.names import MV, PASS, TABLES
 from rmflow.styles import TABLE_TITLES, X_LABEL, Y_LABEL, label, method_styles
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from rmflow.errors import UserError
+from rmflow.names import TASK_TYPES
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "config" / "presets"
 
@@ -72,7 +73,7 @@ SCHEDULERS = (
 )
 #: known preset keys: (check, expectation); other keys are left to the stage that reads them
 PRESET_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "task_type": (lambda v: v in ("dORM", "dPRM", "gORM", "gPRM"), "one of dORM, dPRM, gORM, gPRM"),
+    "task_type": (lambda v: v in TASK_TYPES, f"one of {', '.join(TASK_TYPES)}"),
     "model_id": (lambda v: v is None or _is_str(v), "a hub id, a directory or null"),
     "data_path": (lambda v: v is None or _is_str(v), "a hub id, a directory or null"),
     "max_length": (_int(1, null=True), "a positive integer or null"),

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rmflow.evaluation.report import MV, PASS
+from rmflow.names import BEST_OF_N, MV, PASS, WEIGHTED_VOTE
 
 #: legend labels of methods whose table name is an abbreviation
 LABELS = {MV: "Majority Voting"}
 #: titles of the evaluation tables (and the analysis' selections of the same name)
-TABLE_TITLES = {"best_of_n": "Best-of-N", "weighted_vote": "Weighted vote"}
+TABLE_TITLES = {BEST_OF_N: "Best-of-N", WEIGHTED_VOTE: "Weighted vote"}
 #: the axis labels of every accuracy-vs-N figure
 X_LABEL, Y_LABEL = "Number of CoTs (N)", "Task accuracy (%)"
 

@@ -56,17 +56,6 @@ from rmflow.logs import progress
 
 log = logging.getLogger(__name__)
 
-FIGURES = (
-    "uncertainty",
-    "groups",
-    "aggregations",
-    "comparisons",
-    "auroc",
-    "reliability",
-    "process",
-    "replicas",
-)
-
 
 def file_stem(name: str) -> str:
     """A model name made safe for a file name."""

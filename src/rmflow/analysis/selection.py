@@ -22,15 +22,14 @@ from rmflow.analysis.inputs import AnalysisCategory, ScoreSet
 from rmflow.analysis.metrics import pass_at_k
 from rmflow.categories import CATEGORIES
 from rmflow.evaluation.inputs import CategoryData
-from rmflow.evaluation.report import MV, PASS, Key
+from rmflow.evaluation.report import Key
 from rmflow.evaluation.vote import correctness, permutations
+from rmflow.names import BEST_OF_N, MAJORITY, MV, ORACLE, PASS, PASS_K, TABLES, UNBIASED
 
 MATH_ADJACENT = ("math", "physics", "chemistry", "engineering", "computer_science")
 MACRO_GROUPS = ("all", "math_adjacent", "non_math_adjacent")
-PASS_K = "Pass@k"
-#: selection names in the tables
-MAJORITY, BEST, WEIGHTED, ORACLE, UNBIASED = "majority_vote", "best_of_n", "weighted_vote", "pass@N", "pass@k"
-SELECTIONS = (BEST, WEIGHTED)
+#: the selections by a reward model's scores (best-of-N, weighted vote): the evaluation tables'
+SELECTIONS = TABLES
 
 
 def groups(categories: Sequence[str]) -> dict[str, list[str]]:
@@ -61,8 +60,8 @@ def series_list(Ns: Sequence[int], sets: Sequence[ScoreSet]) -> list[Series]:
     """All series, in table order: per N MV, Pass@N, pass@k, then best-of-N and weighted vote per set."""
     out = []
     for n in Ns:
-        out.append(Series(MAJORITY, n, MV, "", 0, (BEST, n, MV)))
-        out.append(Series(ORACLE, n, PASS, "", 0, (BEST, n, PASS)))
+        out.append(Series(MAJORITY, n, MV, "", 0, (BEST_OF_N, n, MV)))
+        out.append(Series(ORACLE, n, PASS, "", 0, (BEST_OF_N, n, PASS)))
         out.append(Series(UNBIASED, n, PASS_K, "", 0, None))
         for selection in SELECTIONS:
             out.extend(

@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from rmflow.analysis.selection import MACRO_GROUPS, SELECTIONS, UNBIASED, CategorySelection, Series
+from rmflow.analysis.selection import MACRO_GROUPS, SELECTIONS, CategorySelection, Series
 from rmflow.analysis.uncertainty import CategoryResamples, group_intervals, paired_comparison
-from rmflow.evaluation.report import MV, format_value
+from rmflow.evaluation.report import format_value
 from rmflow.io import write_text
+from rmflow.names import MV, UNBIASED
 
 ACCURACY_HEADER = [
     "test_set", "N", "selection", "method", "aggregation", "group", "statistic", "run", "value"

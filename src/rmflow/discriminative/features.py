@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rmflow.errors import RecordError
+from rmflow.names import DISCRIMINATIVE
 from rmflow.prompts import NEGATIVE_TOKEN, POSITIVE_TOKEN, STEP_TAG, discriminative_parts
 
 IGNORE = -100
-TASK_TYPES = ("dORM", "dPRM")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def training_example(
     would not change any labelled position. A label list whose length differs from the number of
     steps is an error naming the file and record.
     """
-    if task_type not in TASK_TYPES:
+    if task_type not in DISCRIMINATIVE:
         raise ValueError(f"task type {task_type!r} is not discriminative")
     step_labels = record.get("labels")
     if not step_labels:

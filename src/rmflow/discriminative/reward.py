@@ -34,6 +34,7 @@ from rmflow.fingerprint import json_sha256, model_fingerprint
 from rmflow.input_limits import long_inputs, long_inputs_warning, model_context, training_max_length
 from rmflow.io import write_json
 from rmflow.logs import progress
+from rmflow.names import reward_file
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ def reward_category(
     processes). ``fingerprint()`` gives the settings and model content the chunks depend on; the main
     process calls ``report(category, test records)`` once the file is written."""
     state = process_state()
-    final = out / f"{category}_reward.json"
+    final = out / reward_file(category)
     records = load_records(data_path, category, "test", revision)
     chunks = split(records, chunk_questions)
     if state.is_main_process:  # drops stale chunks once, before anyone writes
@@ -317,7 +318,7 @@ def run(args: argparse.Namespace) -> None:
     work = Path(args.work_dir) if args.work_dir else out / ".chunks"
     categories = resolve_categories(args.category, args.data_path)
     for cat in categories:
-        final = out / f"{cat}_reward.json"
+        final = out / reward_file(cat)
         if final.exists():
             log.info("%s: %s exists, skipped", cat, final)
             continue

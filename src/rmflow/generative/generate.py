@@ -23,6 +23,7 @@ from rmflow.generative.backend_factory import BACKENDS
 from rmflow.generative.runner import SamplingStage, execute
 from rmflow.generative.sampling import Sample, SamplingSpec
 from rmflow.io import write_json, write_jsonl
+from rmflow.names import GENERATIVE
 from rmflow.prompts import generation_prompt, task_prompt
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ DEFAULT_TEACHER = "Qwen/QwQ-32B"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task_type", required=True, choices=("gORM", "gPRM"))
+    p.add_argument("--task_type", required=True, choices=GENERATIVE)
     p.add_argument(
         "--data_path", required=True, help="train set: hub id or directory of {category}.json|jsonl"
     )

@@ -32,6 +32,7 @@ from rmflow.generative.verdict import (
     valid_step_judgements,
 )
 from rmflow.io import staged_outputs, write_json, write_jsonl
+from rmflow.names import GENERATIVE
 from rmflow.prompts import PRM_VERDICT
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ Record = dict[str, Any]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task_type", required=True, choices=("gORM", "gPRM"))
+    p.add_argument("--task_type", required=True, choices=GENERATIVE)
     p.add_argument("--data_path", required=True, help="directory (or hub id) of generated {category}.jsonl")
     p.add_argument("--model_id", required=True, help="RM backbone whose tokenizer measures critique length")
     p.add_argument("--output_dir", required=True)

@@ -42,6 +42,7 @@ from rmflow.input_limits import (
     training_max_length,
 )
 from rmflow.io import write_json
+from rmflow.names import reward_file
 from rmflow.prompts import generation_prompt, task_prompt
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class RewardStage(SamplingStage):
         return load_records(self.args.data_path, category, "test", self.args.revision)
 
     def done(self, category: str) -> bool:
-        return (self.out / f"{category}_reward.json").exists()
+        return (self.out / reward_file(category)).exists()
 
     def prompts(self, tokenizer: Any, category: str) -> list[str]:
         a = self.args
@@ -184,7 +185,7 @@ class RewardStage(SamplingStage):
 
     def write(self, category: str, results: list[Any], stats: dict[str, Any]) -> None:
         rewards = assemble(self.records(category), results)
-        write_json(self.out / f"{category}_reward.json", rewards)
+        write_json(self.out / reward_file(category), rewards)
         nan_path, meta_path = self.out / "nan_counts.json", self.out / "reward_meta.json"
         nan_counts = _read_json(nan_path)
         c = nan_counts[category] = nan_summary(results)

@@ -17,13 +17,14 @@ from rmflow.categories import resolve_categories
 from rmflow.data import load_records
 from rmflow.generative.verdict import PRM_FINAL_RE, THINK_CLOSE
 from rmflow.io import staged_outputs, write_json, write_jsonl
+from rmflow.names import GENERATIVE
 from rmflow.prompts import ORM_VERDICT
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task_type", required=True, choices=("gORM", "gPRM"))
+    p.add_argument("--task_type", required=True, choices=GENERATIVE)
     p.add_argument(
         "--data_path", required=True, help="directory (or hub id) of train_gORM/train_gPRM records"
     )
