@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rmflow.analysis import figures
+from rmflow.analysis import figures, render
 
 
 def test_pdf_text_outside_cp1252_embeds_the_font(tmp_path: Path) -> None:
@@ -28,19 +28,19 @@ def test_pdf_text_outside_cp1252_embeds_the_font(tmp_path: Path) -> None:
 def test_workers_take_the_idle_cpus(
     monkeypatch: pytest.MonkeyPatch, cpus: int, load: float, tasks: int, expected: int
 ) -> None:
-    monkeypatch.setattr(figures.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
-    monkeypatch.setattr(figures.os, "getloadavg", lambda: (load, load, load))
-    assert figures.workers(tasks) == expected
+    monkeypatch.setattr(render.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    monkeypatch.setattr(render.os, "getloadavg", lambda: (load, load, load))
+    assert render.workers(tasks) == expected
 
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_render_in_process_and_in_workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, n: int) -> None:
-    monkeypatch.setattr(figures, "workers", lambda tasks: n)
+    monkeypatch.setattr(render, "workers", lambda tasks: n)
     tasks = [
         (figures.process_figure, (tmp_path, [], ["all"], "No step labels.")),
         (figures.comparisons_figure, (tmp_path, [], 16)),
     ]
-    paths = figures.render(tasks)
+    paths = render.render(tasks)
     assert paths == [
         tmp_path / f"{name}.{ext}" for name in ("process", "comparisons") for ext in ("pdf", "png")
     ]

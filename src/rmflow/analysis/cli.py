@@ -29,6 +29,7 @@ from typing import Any
 from rmflow.analysis import figures
 from rmflow.analysis.inputs import AnalysisCategory, ScoreSet, load_analysis_category, score_sets
 from rmflow.analysis.length import LENGTH_HEADER, length_rows
+from rmflow.analysis.render import render
 from rmflow.analysis.replicas import REPLICA_HEADER, replica_rows
 from rmflow.analysis.selection import MACRO_GROUPS, CategorySelection, groups, select, series_list
 from rmflow.analysis.settings import AnalysisSettings, analysis_settings
@@ -36,6 +37,7 @@ from rmflow.analysis.settings import add_arguments as add_arguments
 from rmflow.analysis.tables import (
     ACCURACY_HEADER,
     COMPARISON_HEADER,
+    Columns,
     accuracy_rows,
     comparison_rows,
     write_csv,
@@ -191,7 +193,8 @@ def write_figures(
     """Every figure, rendered in parallel worker processes when CPUs allow."""
     Ns, out = list(s.evaluation.Ns), s.plot_dir
     rows = {k: v[1] for k, v in tables.items()}
-    stats = [r for r in rows["accuracy"] if r[7] == ""]  # the figures need no per-run rows
+    acc, length = Columns(ACCURACY_HEADER), Columns(LENGTH_HEADER)
+    stats = [r for r in rows["accuracy"] if r[acc.run] == ""]  # the figures need no per-run rows
     macro = [g for g in MACRO_GROUPS if g in grouping]
     columns = [*macro, *(c for c in grouping if c not in MACRO_GROUPS)]
     tasks: list[tuple[Any, tuple[Any, ...]]] = [
@@ -205,9 +208,9 @@ def write_figures(
         (figures.replicas_figure, (out, rows["replicas"], Ns, list(strategies))),
     ]
     for model in strategies:
-        part = [r for r in rows["length"] if r[1] == model]
+        part = [r for r in rows["length"] if r[length.method] == model]
         tasks.append((figures.length_figure, (out, part, model, Ns, length_figure_name(model))))
-    return figures.render(tasks)
+    return render(tasks)
 
 
 def _summary(

@@ -1,30 +1,27 @@
-"""Figures of the analysis (matplotlib, Agg), each written as PDF and PNG from the tidy tables' rows.
+"""The analysis figures, each drawn from the rows of a tidy table and written as PDF and PNG.
 
-Every figure function takes the rows it plots (as written to the CSVs) and writes
-``{plot_dir}/{name}.pdf`` and ``.png`` atomically; :func:`render` draws independent figures in
-forked worker processes (one per idle usable CPU, at most 8). Methods look the same in every figure of the
-project (:mod:`rmflow.styles`: ORM blue, PRM red, discriminative light, generative dark; Majority Voting
-black; Pass@N grey).
+Every figure function takes the rows it plots (as written to the CSVs, read by column name through the
+table's header) and writes ``{plot_dir}/{name}.pdf`` and ``.png`` (:mod:`rmflow.analysis.render` draws
+them in worker processes). Methods look the same in every figure of the project (:mod:`rmflow.styles`:
+ORM blue, PRM red, discriminative light, generative dark; Majority Voting black; Pass@N grey).
 """
 
 from __future__ import annotations
 
-import gc
-import io
-import logging
 import math
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rmflow.evaluation.report import MV, PASS
-from rmflow.io import atomic_path
+from rmflow.analysis.length import LENGTH_HEADER
+from rmflow.analysis.render import layout, legend_width, pyplot, save, text_width
+from rmflow.analysis.replicas import REPLICA_HEADER
+from rmflow.analysis.tables import ACCURACY_HEADER, COMPARISON_HEADER, Columns
+from rmflow.analysis.verifier import PROCESS_HEADER, RELIABILITY_HEADER, VERIFIER_HEADER
+from rmflow.names import MAJORITY, MV, ORACLE, PASS, PASS_K, UNBIASED
 from rmflow.styles import MV_STYLE, PASS_STYLE, TABLE_TITLES, X_LABEL, Y_LABEL, Style, label, method_styles
 
 SELECTION_TITLE = TABLE_TITLES
@@ -36,124 +33,10 @@ GROUP_TITLE = {
 STRATEGY_STYLE = {"last": "-", "min": "--", "max": ":", "mean": "-.", "prod": (0, (3, 1, 1, 1, 1, 1))}
 
 Row = Sequence[Any]
-
-
-def workers(tasks: int) -> int:
-    """Worker processes for ``tasks`` figures: the usable CPUs not kept busy by the rest of the machine
-    (its 1-minute load average, rounded down), at most 8. A worker on a busy CPU saves no time and
-    costs CPU (a forked renderer runs colder than this process), so on a busy machine the figures are
-    rendered here, in one process."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    try:
-        busy = math.floor(os.getloadavg()[0])
-    except (AttributeError, OSError):  # no load average on this platform
-        busy = 0
-    return max(1, min(tasks, cpus - busy, 8))
-
-
-Task = tuple[Callable[..., list[Path]], tuple[Any, ...]]
-_TASKS: Sequence[Task] = ()  # the tasks of the running render(), inherited by its forked workers
-
-
-def _run_task(index: int) -> list[Path]:
-    fn, args = _TASKS[index]
-    return fn(*args)
-
-
-def render(tasks: Sequence[Task]) -> list[Path]:
-    """Call every ``(figure function, args)``; in forked worker processes when there are CPUs to spare.
-
-    Figures are independent and each is written atomically, so the order of completion does not matter;
-    the paths come back in task order. The workers inherit the tasks (nothing is pickled but an index),
-    matplotlib with its fonts loaded, and a frozen garbage collector generation holding the parent's
-    objects, so that their collections do not touch (and copy) the parent's memory.
-    """
-    global _TASKS
-    n = workers(len(tasks))
-    if n == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [path for fn, args in tasks for path in fn(*args)]
-    _warm_up()
-    _TASKS = tasks
-    gc.freeze()
-    try:
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_run_task, i) for i in range(len(tasks))]
-            return [path for future in futures for path in future.result()]
-    finally:
-        gc.unfreeze()
-        _TASKS = ()
-
-
-def _warm_up() -> None:
-    """Import pyplot and load the fonts and text caches of both formats once, before forking."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(2, 1.5))
-    ax.set_title("Warm-up: 0.5 (%)", fontsize=10)
-    ax.set_xlabel(X_LABEL)
-    ax.plot([1, 2], [0, 1], label="x")
-    ax.legend(fontsize=7)
-    _write(fig, io.BytesIO(), io.BytesIO())
-    plt.close(fig)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save(fig: Any, plot_dir: Path, name: str) -> list[Path]:
-    """Write ``name.pdf`` and ``name.png`` atomically (no timestamps in the files)."""
-    pdf, png = Path(plot_dir) / f"{name}.pdf", Path(plot_dir) / f"{name}.png"
-    with atomic_path(png) as png_tmp, atomic_path(pdf) as pdf_tmp:
-        _write(fig, png_tmp, pdf_tmp)
-    _pyplot().close(fig)
-    return [pdf, png]
-
-
-def _write(fig: Any, png: Any, pdf: Any) -> None:
-    """The figure as PNG (drawn first: it lays out the texts that :func:`_pdf_style` checks), then PDF.
-
-    PNG glyphs are not hinted (as in the PDF; a tenth less drawing time) and compressed at zlib
-    level 3 (a third less time than the default 6 for 2% more bytes).
-    """
-    plt = _pyplot()
-    with plt.rc_context({"text.hinting": "no_hinting"}):
-        fig.savefig(png, format="png", dpi=100, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
-    with plt.rc_context(_pdf_style(fig)), _quiet_font_lookup():
-        fig.savefig(pdf, format="pdf", dpi=100, metadata={"CreationDate": None})
-
-
-def _pdf_style(fig: Any) -> dict[str, Any]:
-    """The PDF's text in the standard Helvetica (not embedded: a third cheaper to write, a third the
-    size), when every text of the figure, as just drawn, has its cp1252 encoding; else the embedded
-    font of the PNG."""
-    from matplotlib.text import Text
-
-    try:
-        for text in fig.findobj(Text):
-            text.get_text().replace("\u2212", "-").encode("cp1252")  # minus: ASCII in the PDF
-    except UnicodeEncodeError:
-        return {}
-    return {"pdf.use14corefonts": True, "axes.unicode_minus": False}
-
-
-@contextmanager
-def _quiet_font_lookup() -> Iterator[None]:
-    """Without the font manager's warning that Helvetica's regular weight is named "medium"."""
-    logger = logging.getLogger("matplotlib.font_manager")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+#: column positions of the tables the figures read
+ACC, CMP = Columns(ACCURACY_HEADER), Columns(COMPARISON_HEADER)
+VER, REL, PRO = Columns(VERIFIER_HEADER), Columns(RELIABILITY_HEADER), Columns(PROCESS_HEADER)
+REP, LEN = Columns(REPLICA_HEADER), Columns(LENGTH_HEADER)
 
 
 def _log2(Ns: Sequence[int]) -> np.ndarray:
@@ -173,37 +56,9 @@ def _title(ax: Any, text: str, fontsize: float | None = None) -> None:
     ax.set_title(text, fontsize=fontsize, y=1.0)
 
 
-def _text_width(texts: Sequence[str], fontsize: float) -> float:
-    """Rough width (inches) of the longest line of ``texts``: 0.72 em per capital, 0.56 em per other
-    character (DejaVu Sans runs a little narrower)."""
-    ems = (sum(0.72 if c.isupper() else 0.56 for c in line) for t in texts for line in t.split("\n"))
-    return max(ems, default=0.0) * fontsize / 72
-
-
-def _legend_width(labels: Sequence[str], fontsize: float) -> float:
-    """Rough width (inches) of a legend with these labels (handles and padding included)."""
-    return _text_width(labels, fontsize) + 4.5 * fontsize / 72
-
-
-def _layout(
-    fig: Any, *, left: float = 0.75, right: float = 0.2, bottom: float = 0.6, top: float = 0.35,
-    wgap: float = 0.3, hgap: float = 0.8,
-) -> None:  # fmt: skip
-    """Fixed margins and gaps between axes, in inches. A tight layout measures every artist, which
-    costs about one more full draw per figure; the texts here are few and of known size."""
-    width, height = fig.get_size_inches()
-    nrows, ncols = fig.axes[0].get_subplotspec().get_gridspec().get_geometry()
-    axes_width = (width - left - right - (ncols - 1) * wgap) / ncols
-    axes_height = (height - bottom - top - (nrows - 1) * hgap) / nrows
-    fig.subplots_adjust(
-        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
-        wspace=wgap / axes_width, hspace=hgap / axes_height,
-    )  # fmt: skip
-
-
 def _message(plot_dir: Path, name: str, title: str, text: str) -> list[Path]:
     """A figure that states why there is nothing to plot (e.g. no step labels)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 2.2))
     ax.axis("off")
     ax.set_title(title)
@@ -215,7 +70,8 @@ class Accuracy:
     """Lookup of ``accuracy.csv`` statistics: (N, selection, method, aggregation, group, statistic)."""
 
     def __init__(self, rows: Sequence[Row]):
-        self.values = {tuple(r[1:7]): r[8] for r in rows if r[7] == ""}
+        key = itemgetter(ACC.N, ACC.selection, ACC.method, ACC.aggregation, ACC.group, ACC.statistic)
+        self.values = {key(r): r[ACC.value] for r in rows if r[ACC.run] == ""}
 
     def curve(
         self, Ns: Sequence[int], selection: str, method: str, aggregation: str, group: str, stat: str
@@ -230,19 +86,17 @@ def _accuracy_panel(
     styles: Mapping[str, Style], band: bool = True,
 ) -> None:  # fmt: skip
     x = _log2(Ns)
-    ax.plot(
-        x, acc.curve(Ns, "majority_vote", MV, "", group, "mean"), **MV_STYLE.line(), ms=3, label=label(MV)
-    )
+    ax.plot(x, acc.curve(Ns, MAJORITY, MV, "", group, "mean"), **MV_STYLE.line(), ms=3, label=label(MV))
     ax.plot(
         x,
-        acc.curve(Ns, "pass@N", PASS, "", group, "mean"),
+        acc.curve(Ns, ORACLE, PASS, "", group, "mean"),
         **PASS_STYLE.line(),
         ms=3,
         label=f"{PASS} (oracle)",
     )
     ax.plot(
         x,
-        acc.curve(Ns, "pass@k", "Pass@k", "", group, "mean"),
+        acc.curve(Ns, UNBIASED, PASS_K, "", group, "mean"),
         color="grey",
         ls="--",
         lw=1,
@@ -273,7 +127,7 @@ def uncertainty_figure(
     plot_dir: Path, rows: Sequence[Row], Ns: Sequence[int], strategies: Mapping[str, str]
 ) -> list[Path]:
     """Macro accuracy vs N (group all) with 95% bootstrap CI bands, best-of-N and weighted vote."""
-    plt = _pyplot()
+    plt = pyplot()
     acc, styles = Accuracy(rows), method_styles(list(strategies))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
@@ -281,7 +135,7 @@ def uncertainty_figure(
         _title(ax, f"{SELECTION_TITLE[selection]} — macro average, 95% bootstrap CI")
     axes[0].set_ylabel(Y_LABEL)
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _layout(fig, right=_legend_width(_accuracy_labels(strategies), 8) + 0.25, top=0.4)
+    layout(fig, right=legend_width(_accuracy_labels(strategies), 8) + 0.25, top=0.4)
     return save(fig, plot_dir, "uncertainty")
 
 
@@ -293,7 +147,7 @@ def groups_figure(
     groups: Sequence[str],
 ) -> list[Path]:
     """Rows: best-of-N, weighted vote; columns: macro groups (all, math-adjacent, non-math-adjacent)."""
-    plt = _pyplot()
+    plt = pyplot()
     acc, styles = Accuracy(rows), method_styles(list(strategies))
     fig, axes = plt.subplots(
         2, len(groups), figsize=(4.2 * len(groups), 7.5), squeeze=False, sharex=True, sharey="row"
@@ -307,7 +161,7 @@ def groups_figure(
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     for ax in axes[0]:  # the bottom row's N axis serves both rows
         ax.set_xlabel("")
-    _layout(fig, right=_legend_width(_accuracy_labels(strategies), 7) + 0.2, wgap=0.25, hgap=0.45)
+    layout(fig, right=legend_width(_accuracy_labels(strategies), 7) + 0.2, wgap=0.25, hgap=0.45)
     return save(fig, plot_dir, "groups")
 
 
@@ -319,7 +173,7 @@ def aggregations_figure(
     aggregations: Sequence[str],
 ) -> list[Path]:
     """Per model (columns) and selection (rows): accuracy vs N under every aggregation, group all."""
-    plt = _pyplot()
+    plt = pyplot()
     acc, styles = Accuracy(rows), method_styles(list(strategies))
     models = list(strategies) or ["(no reward models)"]
     fig, axes = plt.subplots(
@@ -331,7 +185,7 @@ def aggregations_figure(
             x = _log2(Ns)
             ax.plot(
                 x,
-                acc.curve(Ns, "majority_vote", MV, "", "all", "mean"),
+                acc.curve(Ns, MAJORITY, MV, "", "all", "mean"),
                 color=MV_STYLE.color,
                 lw=1,
                 label=label(MV),
@@ -350,43 +204,50 @@ def aggregations_figure(
         axes[i, 0].set_ylabel(Y_LABEL)
     for ax in axes[0]:  # the bottom row's N axis serves both rows
         ax.set_xlabel("")
-    _layout(fig, hgap=0.45)
+    layout(fig, hgap=0.45)
     return save(fig, plot_dir, "aggregations")
+
+
+def _pair(r: Row) -> str:
+    """The label of a comparisons row: ``method_a vs method_b``."""
+    return f"{r[CMP.method_a]} vs {r[CMP.method_b]}"
 
 
 def comparisons_figure(plot_dir: Path, rows: Sequence[Row], n: int) -> list[Path]:
     """Forest plot of paired differences (a - b, pp) at N = ``n``, group all, with CI and p-value."""
-    plt = _pyplot()
-    picked = [r for r in rows if r[1] == n and r[3] == "all"]
+    plt = pyplot()
+    picked = [r for r in rows if r[CMP.N] == n and r[CMP.group] == "all"]
     if not picked:
         return _message(plot_dir, "comparisons", "Paired comparisons", "No methods to compare.")
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(picked) / 2 + 1.8), sharey=True)
     for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
-        part = [r for r in picked if r[2] == selection]
+        part = [r for r in picked if r[CMP.selection] == selection]
         y = np.arange(len(part))[::-1]
-        diff = np.array([r[6] for r in part])
-        err = np.array([[r[6] - r[7] for r in part], [r[8] - r[6] for r in part]])
-        significant = np.array([r[9] < 0.05 for r in part], dtype=bool)
+        diff = np.array([r[CMP.diff] for r in part])
+        err = np.array(
+            [[r[CMP.diff] - r[CMP.ci95_low] for r in part], [r[CMP.ci95_high] - r[CMP.diff] for r in part]]
+        )
+        significant = np.array([r[CMP.p_value] < 0.05 for r in part], dtype=bool)
         for mask, color in ((significant, "#d62728"), (~significant, "#555555")):
             if mask.any():  # one error-bar container per colour, not one per pair
                 ax.errorbar(diff[mask], y[mask], xerr=err[:, mask], fmt="o", ms=4, color=color, capsize=3)
         ax.axvline(0, color="black", lw=0.8)
         for yi, r in zip(y, part, strict=True):
             ax.annotate(
-                f"p={r[9]:.2g}",
-                (r[8], yi),
+                f"p={r[CMP.p_value]:.2g}",
+                (r[CMP.ci95_high], yi),
                 xytext=(4, 0),
                 textcoords="offset points",
                 va="center",
                 fontsize=7,
             )
         ax.set_yticks(y)
-        ax.set_yticklabels([f"{r[4]} vs {r[5]}" for r in part], fontsize=8)
+        ax.set_yticklabels([_pair(r) for r in part], fontsize=8)
         ax.set_xlabel("Accuracy difference (percentage points)")
         _title(ax, f"{SELECTION_TITLE[selection]}, N={n}, all domains", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.margins(x=0.2)
-    _layout(fig, left=_text_width([f"{r[4]} vs {r[5]}" for r in picked], 8) + 0.25, right=0.3, top=0.3)
+    layout(fig, left=text_width([_pair(r) for r in picked], 8) + 0.25, right=0.3, top=0.3)
     return save(fig, plot_dir, "comparisons")
 
 
@@ -394,8 +255,9 @@ def auroc_figure(
     plot_dir: Path, rows: Sequence[Row], strategies: Mapping[str, str], columns: Sequence[str]
 ) -> list[Path]:
     """Heat map of AUROC (model under its own strategy x group/domain)."""
-    plt = _pyplot()
-    values = {(r[1], r[2], r[4]): r[6] for r in rows if r[3] == 1 and r[5] == "auroc"}
+    plt = pyplot()
+    key = itemgetter(VER.method, VER.aggregation, VER.group)
+    values = {key(r): r[VER.value] for r in rows if r[VER.replica] == 1 and r[VER.metric] == "auroc"}
     models = list(strategies)
     if not models:
         return _message(plot_dir, "auroc", "AUROC", "No reward models to assess.")
@@ -426,8 +288,8 @@ def auroc_figure(
     labels = [f"{m} ({strategies[m]})" for m in models]
     ax.set_yticklabels(labels, fontsize=8)
     _title(ax, "AUROC of the CoT score for final-answer correctness", fontsize=10)
-    _layout(
-        fig, left=_text_width(labels, 8) + 0.2, right=0.15, top=0.3, bottom=0.71 * _text_width(names, 8) + 0.3
+    layout(
+        fig, left=text_width(labels, 8) + 0.2, right=0.15, top=0.3, bottom=0.71 * text_width(names, 8) + 0.3
     )
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
     return save(fig, plot_dir, "auroc")
@@ -435,10 +297,12 @@ def auroc_figure(
 
 def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[str, str]) -> list[Path]:
     """Reliability diagrams (group all, pooled): accuracy vs score per bin, and the bin counts."""
-    plt = _pyplot()
-    models = [
-        m for m in strategies if any(r[1] == m and r[2] == strategies[m] and r[3] == "all" for r in rows)
-    ]
+    plt = pyplot()
+    own: dict[str, list[Row]] = {m: [] for m in strategies}  # per model: its bins (own strategy, group all)
+    for r in rows:
+        if r[REL.group] == "all" and strategies.get(r[REL.method]) == r[REL.aggregation]:
+            own[r[REL.method]].append(r)
+    models = [m for m, part in own.items() if part]
     if not models:
         return _message(plot_dir, "reliability", "Reliability", "No reward model has scores in [0, 1].")
     styles = method_styles(list(strategies))
@@ -447,12 +311,12 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
         gridspec_kw={"height_ratios": [3, 1]},
     )  # fmt: skip
     for j, m in enumerate(models):
-        part = [r for r in rows if r[1] == m and r[2] == strategies[m] and r[3] == "all"]
-        lower = np.array([r[5] for r in part])
-        width = np.array([r[6] - r[5] for r in part])
-        count = np.array([r[7] for r in part], dtype=float)
-        acc = np.array([r[9] for r in part], dtype=float)
-        mean = np.array([r[8] for r in part], dtype=float)
+        part = own[m]
+        lower = np.array([r[REL.lower] for r in part])
+        width = np.array([r[REL.upper] - r[REL.lower] for r in part])
+        count = np.array([r[REL.count] for r in part], dtype=float)
+        acc = np.array([r[REL.accuracy] for r in part], dtype=float)
+        mean = np.array([r[REL.mean_score] for r in part], dtype=float)
         ece = np.nansum(count * np.abs(acc - mean)) / count.sum()
         ax = axes[0, j]
         ax.bar(
@@ -479,7 +343,7 @@ def reliability_figure(plot_dir: Path, rows: Sequence[Row], strategies: Mapping[
     axes[0, 0].set_ylabel("Fraction of CoTs correct")
     axes[1, 0].set_ylabel("Share of CoTs")
     axes[0, 0].legend(fontsize=7, loc="upper left")
-    _layout(fig, wgap=0.4, hgap=0.15, bottom=0.55)
+    layout(fig, wgap=0.4, hgap=0.15, bottom=0.55)
     return save(fig, plot_dir, "reliability")
 
 
@@ -487,17 +351,21 @@ def process_figure(plot_dir: Path, rows: Sequence[Row], columns: Sequence[str], 
     """Per per-step model: accuracy on erroneous / correct CoTs and F1 of the first error step."""
     if not rows:
         return _message(plot_dir, "process", "First-error-step metrics (ProcessBench-style)", note)
-    plt = _pyplot()
-    models = list(dict.fromkeys(r[1] for r in rows))
+    plt = pyplot()
+    models = list(dict.fromkeys(r[PRO.method] for r in rows))
     fig, axes = plt.subplots(
         len(models), 1, figsize=(max(6, 0.6 * len(columns) + 2), 3 * len(models)), squeeze=False
     )
     for ax, m in zip(axes[:, 0], models, strict=True):
-        by_group = {r[2]: r for r in rows if r[1] == m}
+        by_group = {r[PRO.group]: r for r in rows if r[PRO.method] == m}
         cols = [c for c in columns if c in by_group]
         x = np.arange(len(cols))
         for k, (idx, text, color) in enumerate(  # metric colours, apart from the reward models' blue and red
-            ((6, "acc. erroneous", "#d95f02"), (7, "acc. correct", "#1b9e77"), (8, "F1", "#7570b3"))
+            (
+                (PRO.acc_erroneous, "acc. erroneous", "#d95f02"),
+                (PRO.acc_correct, "acc. correct", "#1b9e77"),
+                (PRO.f1, "F1", "#7570b3"),
+            )
         ):
             ax.bar(x + (k - 1) * 0.27, [by_group[c][idx] for c in cols], width=0.27, label=text, color=color)
         ax.set_xticks(x)
@@ -506,12 +374,12 @@ def process_figure(plot_dir: Path, rows: Sequence[Row], columns: Sequence[str], 
         )
         ax.set_ylim(0, 1)
         ax.set_ylabel("fraction")
-        _title(ax, f"{m}: first erroneous step (P(+) < {rows[0][3]})", fontsize=10)
+        _title(ax, f"{m}: first erroneous step (P(+) < {rows[0][PRO.threshold]})", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    below = 0.71 * _text_width([GROUP_TITLE.get(c, c.replace("_", " ")) for c in columns], 8) + 0.2
-    _layout(
-        fig, left=0.7, right=_legend_width(["acc. erroneous"], 7) + 0.15, top=0.3, bottom=below,
+    below = 0.71 * text_width([GROUP_TITLE.get(c, c.replace("_", " ")) for c in columns], 8) + 0.2
+    layout(
+        fig, left=0.7, right=legend_width(["acc. erroneous"], 7) + 0.15, top=0.3, bottom=below,
         hgap=below + 0.35,
     )  # fmt: skip
     return save(fig, plot_dir, "process")
@@ -521,14 +389,16 @@ def replicas_figure(
     plot_dir: Path, rows: Sequence[Row], Ns: Sequence[int], models: Sequence[str]
 ) -> list[Path]:
     """Per selection: every replica's macro accuracy vs N (points), their mean (line) and min-max band."""
-    plt = _pyplot()
+    plt = pyplot()
     styles = method_styles(list(models))
     x = _log2(Ns)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, selection in zip(axes, SELECTION_TITLE, strict=True):
         for k, m in enumerate(models):
-            part = [r for r in rows if r[1] == selection and r[3] == m and r[4] == "all"]
-            stat = {(r[2], r[7]): r[8] for r in part if r[5] == ""}
+            part = [
+                r for r in rows if r[REP.metric] == selection and r[REP.method] == m and r[REP.group] == "all"
+            ]
+            stat = {(r[REP.N], r[REP.statistic]): r[REP.value] for r in part if r[REP.replica] == ""}
             style = styles[m]
             color = style.color
             mean = np.array([stat.get((n, "replica_mean"), math.nan) for n in Ns])
@@ -539,7 +409,7 @@ def replicas_figure(
                 high = [stat[n, "replica_max"] for n in Ns]
                 ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0)
                 jitter = (k - len(models) / 2) * 0.02  # in log2(N)
-                pts = [(math.log2(r[2]) + jitter, r[8]) for r in part if r[5] != ""]
+                pts = [(math.log2(r[REP.N]) + jitter, r[REP.value]) for r in part if r[REP.replica] != ""]
                 ax.scatter(*zip(*pts, strict=True), color=color, s=8, alpha=0.7)
         _log2_axis(ax, Ns)
         _title(ax, f"{SELECTION_TITLE[selection]} across replicas — all domains", fontsize=10)
@@ -547,7 +417,7 @@ def replicas_figure(
     if models:
         axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     labels = [f"{m} (00 replicas)" for m in models]
-    _layout(fig, right=_legend_width(labels, 8) + 0.25 if models else 0.2, top=0.3)
+    layout(fig, right=legend_width(labels, 8) + 0.25 if models else 0.2, top=0.3)
     return save(fig, plot_dir, "replicas")
 
 
@@ -555,13 +425,14 @@ def length_figure(
     plot_dir: Path, rows: Sequence[Row], model: str, Ns: Sequence[int], name: str
 ) -> list[Path]:
     """One reward model: best-of-N accuracy, AUROC and selection share by CoT step-count bucket."""
-    plt = _pyplot()
-    part = [r for r in rows if r[1] == model]
-    buckets = sorted({r[3] for r in part})
-    label = {r[3]: f"{r[4]}" if r[4] == r[5] else f"{r[4]}-{r[5]}" for r in part}
-    stat = {(r[3], r[6], r[7]): r[8] for r in part}
+    plt = pyplot()
+    part = [r for r in rows if r[LEN.method] == model]
+    buckets = sorted({r[LEN.bucket] for r in part})
+    steps = {r[LEN.bucket]: (r[LEN.min_steps], r[LEN.max_steps]) for r in part}
+    bucket_label = {b: f"{lo}" if lo == hi else f"{lo}-{hi}" for b, (lo, hi) in steps.items()}
+    stat = {(r[LEN.bucket], r[LEN.N], r[LEN.statistic]): r[LEN.value] for r in part}
     x = np.arange(len(buckets))
-    names = [f"{label[b]}\n(n={int(stat[b, '', 'cots'])})" for b in buckets]
+    names = [f"{bucket_label[b]}\n(n={int(stat[b, '', 'cots'])})" for b in buckets]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     cmap = plt.get_cmap("viridis")
     for k, n in enumerate(Ns):
@@ -608,5 +479,5 @@ def length_figure(
         ax.set_xticklabels(names, fontsize=8)
         ax.set_xlabel("Steps in the CoT")
         ax.grid(axis="y", alpha=0.3)
-    _layout(fig, bottom=0.8, top=0.3, wgap=0.8)
+    layout(fig, bottom=0.8, top=0.3, wgap=0.8)
     return save(fig, plot_dir, name)

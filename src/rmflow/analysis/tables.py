@@ -42,6 +42,19 @@ COMPARISON_HEADER = [
 ]  # fmt: skip
 
 
+class Columns:
+    """The position of each column of a table's rows, by name: ``Columns(ACCURACY_HEADER).value``."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self._position = {name: i for i, name in enumerate(header)}
+
+    def __getattr__(self, name: str) -> int:
+        try:
+            return self.__dict__["_position"][name]
+        except KeyError:
+            raise AttributeError(f"no column {name!r}") from None
+
+
 _NATIVE = frozenset({str, int, float})
 
 
