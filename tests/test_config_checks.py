@@ -264,6 +264,7 @@ def test_results_path_accepted(results):
     check_results(results)  # spaces and '$' are quoted by the rules
 
 
+@pytest.mark.fault("duplicate key (YAML)")
 def test_duplicate_keys_name_file_line_and_key(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(
@@ -309,6 +310,7 @@ def test_dry_run_fails_naming_the_key(tmp_path, name, make, message):
     assert "Building DAG" not in out and not (work / "results").exists()
 
 
+@pytest.mark.fault("duplicate key (YAML)")
 def test_dry_run_fails_on_a_duplicate_key(tmp_path):
     work = make_workspace(tmp_path / "wf")
     lines = (work / "config" / "config.yaml").read_text().splitlines(keepends=True)

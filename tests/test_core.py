@@ -145,6 +145,7 @@ def test_presets(tmp_path):
         gradient_accumulation(16, 3, 1)
 
 
+@pytest.mark.fault("stale work reused")
 def test_chunk_store_resume_and_fingerprint(tmp_path):
     assert [list(c) for c in split([1, 2, 3], 2)] == [[1, 2], [3]]
     store = ChunkStore(tmp_path / "w", "law", {"n": 1})

@@ -113,3 +113,56 @@ def test_Ns_beyond_the_cots_warn_with_counts(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="rmflow.evaluation.evaluate"):
         assert main([*args, "--num_runs", "2", "--Ns", "1", "2"]) == 0
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    "questions, cots, runs, Ns, bootstrap",
+    [(20, 16, 300, (1, 2, 4, 8, 16), 200), (10, 32, 100, (1, 2, 4, 8, 16, 32), 2000)],
+)
+def test_analysis_estimate_bounds_the_measured_peak(tmp_path, questions, cots, runs, Ns, bootstrap):
+    """``rmflow analyze``'s large parts on one category (its evaluator pass over every score set, the
+    bootstrap, the accuracy table's rows and their CSV text) stay below :func:`memory.analysis_bytes`."""
+    from rmflow.analysis.inputs import load_analysis_category, score_sets
+    from rmflow.analysis.selection import groups, select, series_list
+    from rmflow.analysis.settings import analysis_settings
+    from rmflow.analysis.tables import accuracy_rows
+    from rmflow.analysis.uncertainty import CategoryResamples
+    from rmflow.cli import build_parser
+    from rmflow.io import read_records
+    from rmflow.synth import synthesize
+
+    synthesize(tmp_path, seed=1, category="law", train_questions=0, test_questions=questions, test_cots=cots,
+               kinds=["test"])  # fmt: skip
+    rng = np.random.default_rng(0)
+    dirs = []
+    for m in ("dORM-a", "dPRM-b"):
+        (tmp_path / m).mkdir()
+        rewards = [{"q_id": r["q_id"], "cot_ids": r["cot_ids"], "rewards": [rng.random(len(c)).tolist()
+                    for c in r["cots"]]} for r in read_records(tmp_path / "test" / "law.jsonl")]  # fmt: skip
+        (tmp_path / m / "law_reward.json").write_text(json.dumps(rewards))
+        dirs.append(str(tmp_path / m))
+    args = build_parser("analyze").parse_args(
+        ["analyze", "--data_path", str(tmp_path / "test"), "--reward_dirs", *dirs, "--output_dir", "o",
+         "--category", "law", "--num_runs", str(runs), "--Ns", *map(str, Ns), "--bootstrap", str(bootstrap)]
+    )  # fmt: skip
+    s = analysis_settings(args)
+    ev = s.evaluation
+    sets = score_sets(ev.models, s.replicas)
+    own = [
+        x for x in sets if x.replica == 0 and x.strategy == {m.name: m.strategy for m in ev.models}[x.model]
+    ]
+    series = series_list(ev.Ns, sets)
+    tracemalloc.start()
+    try:
+        cat = load_analysis_category(ev.data_path, "law", ev.models, s.replicas, sets, None, 0.5)
+        sel = select(cat, series, ev.Ns, runs, ev.seed, {x.key for x in own})
+        resamples = CategoryResamples.draw(sel.p, "law", ev.seed, bootstrap, bootstrap)
+        rows = accuracy_rows("t", series, {"law": sel}, {"law": resamples}, groups(["law"]))
+        text = "\n".join(",".join(map(str, row)) for row in rows)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert text
+    primary = sum(x.replica == 0 for x in sets)
+    estimate = memory.analysis_bytes([questions], runs, Ns, len(sets), len(own), primary, bootstrap, cots)
+    assert peak <= estimate <= 3 * peak, (peak, estimate)

@@ -152,6 +152,7 @@ def test_reward_resumes_after_a_failure(tokenizer, test_dir, tmp_path):
     assert (out / "law_reward.json").read_text() == (clean / "law_reward.json").read_text()
 
 
+@pytest.mark.fault("stale work reused")
 def test_changed_settings_drop_stale_chunks(tokenizer, test_dir, tmp_path):
     out = tmp_path / "rew"
     with pytest.raises(RuntimeError):
@@ -165,17 +166,24 @@ def test_changed_settings_drop_stale_chunks(tokenizer, test_dir, tmp_path):
     assert healthy.calls == [2, 2, 2]
 
 
+def _weights(fill: bytes) -> bytes:
+    """A safetensors file of one float32 vector of 16 entries, every byte ``fill``."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [16], "data_offsets": [0, 64]}}).encode()
+    return len(header).to_bytes(8, "little") + header + fill * 64
+
+
+@pytest.mark.fault("stale work reused")
 def test_a_checkpoint_retrained_at_the_same_path_drops_its_chunks(tokenizer, test_dir, tmp_path):
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
     weights = ckpt / "model.safetensors"
-    weights.write_bytes(b"A" * 64)
+    weights.write_bytes(_weights(b"A"))
     before = weights.stat()
     argv = reward_argv(test_dir, tmp_path / "rew", "--chunk_size", "2")
     argv[argv.index("unused")] = str(ckpt)
     with pytest.raises(RuntimeError):  # 2 of 3 chunks saved with the first weights
         execute(_stage(RewardStage, ScriptedBackend(tokenizer, fail_on_call=2), argv), ["law"])
-    weights.write_bytes(b"B" * 64)  # retrained: other weights, same path, size and modification time
+    weights.write_bytes(_weights(b"B"))  # retrained: other weights, same path, size and modification time
     os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
     retrained = ScriptedBackend(tokenizer, fail_on_call=2)
     with pytest.raises(RuntimeError):

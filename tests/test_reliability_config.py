@@ -65,6 +65,7 @@ def default_config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
+@pytest.mark.fault("invalid workflow config")
 @pytest.mark.parametrize("name, edit, path, message", CASES, ids=[c[0] for c in CASES])
 def test_schema_rejects_with_key_path(default_config, name, edit, path, message):
     from snakemake.utils import validate
@@ -85,6 +86,7 @@ def test_default_and_paper_configs_are_valid():
         validate(yaml.safe_load((ROOT / "config" / name).read_text()), str(SCHEMA))
 
 
+@pytest.mark.fault("invalid workflow config")
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name, edit, path",
@@ -106,6 +108,7 @@ def test_real_run_stops_before_any_job(tmp_path, name, edit, path):
     assert not re.search(r"^\[.*\]\n(local)?rule ", out, re.M)  # no job was scheduled
 
 
+@pytest.mark.fault("invalid workflow config")
 @pytest.mark.parametrize(
     "name, edit, message",
     [

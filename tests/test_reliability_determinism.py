@@ -93,6 +93,7 @@ def evaluate_tables(test_dir: Path, dirs: dict[str, Path], out: Path) -> bytes:
     return (out / "best_of_n.csv").read_bytes() + (out / "weighted_vote.csv").read_bytes()
 
 
+@pytest.mark.fault("nondeterminism")
 def test_tables_do_not_depend_on_record_order(tmp_path):
     synthesize(tmp_path / "synth", category=",".join(CATS), kinds=["test"], **SYNTH)
     test_dir = tmp_path / "synth" / "test"
@@ -134,6 +135,7 @@ def workspace(dest: Path, rewards: dict[str, Path]) -> Path:
     return dest
 
 
+@pytest.mark.fault("nondeterminism")
 @pytest.mark.slow
 def test_synth_and_evaluation_workflow_twice_from_scratch(tmp_path, tree_digest):
     synthesize(tmp_path / "expected", category=",".join(CATS), kinds=["test"], **SYNTH)

@@ -26,10 +26,9 @@ CATS = ("law", "math")
 
 
 # --------------------------------------------------------------------------- the valid world
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    """A valid world: ``test/`` (JSON lists), ``rm/dORM/``, ``train*/`` (JSONL), ``tables/best_of_n.csv``."""
-    root = tmp_path_factory.mktemp("pristine")
+def make_pristine(root: Path) -> Path:
+    """A valid world in ``root``: ``test/`` (JSON lists), ``rm/dORM/``, ``train*/`` (JSONL),
+    ``tables/best_of_n.csv``."""
     synthesize(root / "synth", seed=7, category=",".join(CATS), train_questions=2, train_cots=2,
                test_questions=3, test_cots=4)  # fmt: skip
     for cat in CATS:
@@ -49,6 +48,18 @@ def pristine(tmp_path_factory) -> Path:
     return root
 
 
+def copy_world(pristine: Path, tmp_path: Path) -> Path:
+    """A copy of the valid world for one test to break."""
+    w = tmp_path / "w"
+    shutil.copytree(pristine, w)
+    return w
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    return make_pristine(tmp_path_factory.mktemp("pristine"))
+
+
 def EVALUATE_ARGS(w: Path) -> list[str]:  # noqa: N802 (a constant-like builder)
     return ["evaluate", "--data_path", str(w / "test"), "--reward_dirs", str(w / "rm" / "dORM"),
             "--model_names", "dORM", "--category", "law,math", "--num_runs", "2", "--Ns", "1", "2"]  # fmt: skip
@@ -56,9 +67,7 @@ def EVALUATE_ARGS(w: Path) -> list[str]:  # noqa: N802 (a constant-like builder)
 
 @pytest.fixture
 def world(pristine, tmp_path) -> Path:
-    w = tmp_path / "w"
-    shutil.copytree(pristine, w)
-    return w
+    return copy_world(pristine, tmp_path)
 
 
 # --------------------------------------------------------------------------- editing helpers
@@ -417,6 +426,7 @@ def test_export_stages_every_category_before_replacing_anything(world: Path, tre
 
 
 # --------------------------------------------------------------------------- the real command
+@pytest.mark.fault("traceback from the real command")
 @pytest.mark.parametrize(
     "stage, mutate, message",
     [

@@ -10,6 +10,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.fault("killed job")
 def test_generate_sigkill_then_resume(tiny_world, kill_and_resume, chunks_sampled):
     argv = ["generate", "--task_type", "gPRM", "--model_id", tiny_world / "backbone", "--category", "math",
             "--data_path", tiny_world / "synth" / "train", "--backend", "transformers", "--n", "2",

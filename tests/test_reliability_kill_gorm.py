@@ -11,6 +11,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.fault("killed job")
 def test_generative_reward_sigkill_then_resume(tiny_world, kill_and_resume, chunks_sampled):
     argv = ["reward", "--task_type", "gORM", "--model_id", tiny_world / "backbone", "--category", "law",
             "--data_path", tiny_world / "synth" / "test", "--backend", "transformers", "--dtype", "float32",

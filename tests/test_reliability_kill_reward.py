@@ -13,6 +13,7 @@ QUESTIONS = 40  # per category in the tiny world, one question per chunk
 COTS = 4
 
 
+@pytest.mark.fault("killed job")
 def test_sigkill_mid_category_then_resume(tiny_world, kill_and_resume, tree_digest):
     argv = ["reward", "--task_type", "dORM", "--model_id", tiny_world / "backbone",
             "--data_path", tiny_world / "synth" / "test", "--category", "law,math",

@@ -88,6 +88,7 @@ def kill_snakemake_when(work: Path, ready: Callable[[], bool], timeout: float = 
         time.sleep(0.01)
 
 
+@pytest.mark.fault("killed job")
 def test_snakemake_killed_in_training_and_in_scoring_resumes(tmp_path, one_torch_thread):
     work = tmp_path / "wf"
     work.mkdir()

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 STEPS = 6
 
 
+@pytest.mark.fault("killed job")
 def test_sigkill_during_dorm_training_then_resume(tiny_world, tmp_path, start_rmflow, sigkill_when, run_rmflow,
                                                   one_torch_thread):  # fmt: skip
     argv = ["train", "--task_type", "dORM", "--config", "dORM-tiny", "--model_id", tiny_world / "backbone",
@@ -55,6 +56,7 @@ def test_sigkill_during_dorm_training_then_resume(tiny_world, tmp_path, start_rm
     assert not ckpts.exists()
 
 
+@pytest.mark.fault("killed job")
 def test_gorm_training_skips_a_checkpoint_cut_short_while_saving(tiny_world, tmp_path, one_torch_thread,
                                                                  monkeypatch):  # fmt: skip
     import rmflow.generative.train as gen_train
@@ -82,6 +84,7 @@ def test_gorm_training_skips_a_checkpoint_cut_short_while_saving(tiny_world, tmp
     assert not work.exists() and not list(out.glob("checkpoint-*"))
 
 
+@pytest.mark.fault("stale work reused")
 def test_work_dir_of_another_run_starts_over(tmp_path):
     work, out = tmp_path / "work", tmp_path / "out"
 
@@ -112,6 +115,7 @@ def test_work_dir_of_another_run_starts_over(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "keep me" and not (tmp_path / FINGERPRINT_FILE).exists()
 
 
+@pytest.mark.fault("killed job")
 def test_last_complete_checkpoint(tmp_path):
     assert last_complete_checkpoint(tmp_path / "none") is None
     for step, state in [(2, "{}"), (10, "{}"), (11, '{"trunc'), (12, None)]:

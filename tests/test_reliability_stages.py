@@ -225,6 +225,7 @@ def test_every_shipped_preset_passes_its_checks():
         assert preset["task_type"] == path.stem.split("-")[0]
 
 
+@pytest.mark.fault("traceback from the real command")
 def test_real_train_command_rejects_a_bad_preset_before_loading_a_model(stage_world, run_rmflow, tmp_path):
     argv = command("train-dORM", stage_world)
     proc = run_rmflow(*argv, "--set", "warmup_ratio=lots", "--output_dir", tmp_path / "out", cwd=stage_world)

@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs", "slurm")
 REAL_MODULES = (
-    "__init__.py", "errors.py", "io.py", "presets.py", "provenance.py",
+    "__init__.py", "errors.py", "io.py", "strict_json.py", "presets.py", "provenance.py",
     "config_checks.py", "categories.py", "hub_names.py", "evaluation/__init__.py", "evaluation/memory.py",
     "evaluation/report.py", "styles.py", "names.py",
 )  # fmt: skip

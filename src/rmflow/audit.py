@@ -10,12 +10,16 @@ and reports every artifact:
                   went missing or were added);
 * ``stale``       an input changed since it was produced, or anything upstream of it (named) is modified,
                   stale or missing, or a checkpoint loads a backbone other than the one it was trained on;
+* ``inconsistent`` its provenance record was edited: its content no longer matches its own hash
+                  (``record_sha256``), or it disagrees with the records of its inputs (an input's record
+                  is not the one chained into it, or lists another hash for the input than this one);
 * ``missing``     the artifact (or an input it was made from) no longer exists;
 * ``unrecorded``  a target without any provenance record;
 * ``source``      an input that no rule produced (a local dataset directory): checked by hash only.
 
 Exit status 0 when everything is ok, 1 otherwise. Records use paths relative to themselves, so the audit
-works on a results tree copied elsewhere.
+works on a results tree copied elsewhere. What the audit can and cannot tell is in the README
+("Provenance"): it checks that records and artifacts agree, not who wrote them.
 """
 
 from __future__ import annotations
@@ -30,9 +34,18 @@ from typing import Any
 
 from rmflow.adapter_base import ADAPTER_CONFIG, BASE_KEY, is_relative_ref, resolve_base
 from rmflow.errors import UserError
-from rmflow.provenance import SUFFIX, digest, load_record, record_path, tree_changes
+from rmflow.provenance import (
+    SUFFIX,
+    digest,
+    file_sha256,
+    load_record,
+    record_hash,
+    record_of,
+    record_path,
+    tree_changes,
+)
 
-BAD = frozenset({"modified", "stale", "missing", "unrecorded"})
+BAD = frozenset({"modified", "inconsistent", "stale", "missing", "unrecorded"})
 #: files named per change kind before the rest is summarised as a count
 SHOW_FILES = 8
 
@@ -54,6 +67,10 @@ class Node:
     own: bool = False
     #: artifacts upstream whose own problem makes this one stale: path -> their status
     upstream: dict[Path, str] = field(default_factory=dict)
+    #: the output digest its record lists for it (None: no record, or it does not list it)
+    recorded: dict[str, Any] | None = None
+    #: sha256 of its record file
+    record_file_sha256: str | None = None
 
 
 def _norm(path: str | os.PathLike[str]) -> Path:
@@ -94,17 +111,8 @@ class Auditor:
             self._digests[path] = digest(path)
         return self._digests[path]
 
-    @staticmethod
-    def locate(path: Path) -> tuple[Path, Path | None]:
-        """The artifact holding ``path`` (itself or an enclosing directory) and its record file."""
-        for candidate in (path, *path.parents):
-            rec = record_path(candidate)
-            if rec.is_file():
-                return candidate, rec
-        return path, None
-
     def check(self, path: str | os.PathLike[str], target: bool = False) -> Node:
-        artifact, rec_file = self.locate(_norm(path))
+        artifact, rec_file = record_of(_norm(path))
         if artifact in self._nodes:
             return self._nodes[artifact]
         if rec_file is None:
@@ -119,20 +127,23 @@ class Auditor:
         rec = load_record(rec_file)
         base = rec_file.parent
         node = Node(artifact, "ok", rule=rec.get("rule"), hub=list(rec.get("hub") or []), record=rec_file)
+        node.record_file_sha256 = file_sha256(rec_file)
         self._nodes[artifact] = node  # before recursing: shared inputs and cycles resolve to this node
         key = Path(os.path.relpath(artifact, base)).as_posix()
         expected = rec["outputs"].get(key)
+        node.recorded = expected if isinstance(expected, dict) else None
         current = self.digest(artifact)
         problems: list[str] = []
         if current is None:
             node.status = "missing"
-        elif expected is None:
+        elif not isinstance(expected, dict):
             node.status = "unrecorded"
             node.details.append(f"{rec_file.name} does not list this artifact as an output")
         elif current["sha256"] != expected.get("sha256"):
             node.status = "modified"
             node.files = tree_changes(expected, current)
             problems.append(f"content differs from its provenance record{_suffix(node.files)}")
+        edited = record_problems(rec, rec_file)
 
         direct: set[Path] = set()  # inputs whose own hash no longer matches the record
         for rel, recorded in rec["inputs"].items():
@@ -143,15 +154,20 @@ class Auditor:
             if now is None:
                 problems.append(f"input {_show(child_path)} is missing")
                 direct.add(child.path)
-            elif recorded is None or now["sha256"] != recorded.get("sha256"):
-                changes = tree_changes(recorded, now)
+            elif not isinstance(recorded, dict) or now["sha256"] != recorded.get("sha256"):
+                changes = tree_changes(recorded if isinstance(recorded, dict) else None, now)
                 problems.append(
                     f"input {_show(child_path)} changed since this was produced{_suffix(changes)}"
                 )
                 direct.add(child.path)
+            else:
+                edited.extend(chain_problems(rec, rel, child, child_path, recorded))
+        problems.extend(edited)
         backbone = self.backbone_problem(artifact, rec, base) if current is not None else None
         if backbone:
             problems.append(backbone)
+        if node.status == "ok" and edited:
+            node.status = "inconsistent"
         if node.status == "ok" and (direct or backbone):
             node.status = "stale"
         node.own = node.status in BAD
@@ -199,6 +215,41 @@ class Auditor:
             f"loads its backbone from {_show(_norm(resolved))} ({ADAPTER_CONFIG}), "
             "which is not the backbone its record lists as an input"
         )
+
+
+def record_problems(rec: dict[str, Any], rec_file: Path) -> list[str]:
+    """A record whose content no longer matches its own ``record_sha256`` (records of format 3 on)."""
+    if rec.get("format", 0) < 3:
+        return []  # written before records were sealed
+    sealed = rec.get("record_sha256")
+    if sealed == record_hash(rec):
+        return []
+    what = "has no record_sha256" if sealed is None else "no longer matches its record_sha256"
+    return [f"its provenance record {rec_file.name} was edited (its content {what})"]
+
+
+def chain_problems(
+    rec: dict[str, Any], rel: str, child: Node, child_path: Path, recorded: dict[str, Any]
+) -> list[str]:
+    """How this record (``rec``) and the record of its input ``rel`` (``child``, whose content still
+    matches ``recorded``, this record's digest of it) disagree: the input's record lists another digest
+    for it, or is not the record chained into this one (``input_records``)."""
+    shown = _show(child_path)
+    problems = []
+    theirs = child.recorded.get("sha256") if child.path == child_path and child.recorded else None
+    if theirs is not None and theirs != recorded.get("sha256"):
+        problems.append(
+            f"its record lists input {shown} with sha256 {str(recorded.get('sha256'))[:12]}, the input's "
+            f"own record with {str(theirs)[:12]} (one of the records was edited)"
+        )
+    chained = (rec.get("input_records") or {}).get(rel)
+    if isinstance(chained, dict) and chained.get("sha256") != child.record_file_sha256:
+        now = "is gone" if child.record is None else "differs from the one chained into this record"
+        problems.append(
+            f"the provenance record of input {shown} {now} (that record was edited, or {shown} was made "
+            "again after this was produced)"
+        )
+    return problems
 
 
 def walk(roots: list[Node]) -> list[Node]:
@@ -295,6 +346,7 @@ def run(args: argparse.Namespace) -> None:
                     "details": n.details,
                     "files": n.files,
                     "upstream": {_show(p): s for p, s in n.upstream.items()},
+                    "record_file_sha256": n.record_file_sha256,
                     "hub": n.hub,
                     "inputs": [_show(c.path) for c in n.inputs],
                 }

@@ -51,17 +51,25 @@ def resolve_categories(category: str | list[str] | None, data_path: str = "") ->
     """Expand ``all`` (or None) to the category list of ``data_path``; validate explicit names.
 
     A comma-separated string or a list selects categories explicitly. Unknown names are an error,
-    except ``prm800k`` and ``test`` which exist as extra splits of some published sets.
+    except ``prm800k`` and ``test`` which exist as extra splits of some published sets; so are no name
+    at all (``,``) and a name given twice (it would weigh twice in every macro average).
     """
     if category in (None, "all", ["all"]):
         return ["test"] if is_single_split(data_path) else list(CATEGORIES)
     names = category.split(",") if isinstance(category, str) else list(category)
     names = [n.strip() for n in names if n.strip()]
+    from rmflow.errors import UserError
+
+    if not names:
+        raise UserError(
+            f"--category {category!r} names no category; expected 'all' or names from {', '.join(CATEGORIES)}"
+        )
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise UserError(f"--category names {twice!r} twice (it would count twice in Overall)")
     allowed = {*CATEGORIES, *EXTRA_SPLITS}
     unknown = [n for n in names if n not in allowed]
     if unknown:
-        from rmflow.errors import UserError
-
         raise UserError(
             f"unknown category {unknown[0]!r}; expected 'all' or names from {', '.join(CATEGORIES)}"
         )

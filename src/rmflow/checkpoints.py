@@ -16,6 +16,7 @@ from typing import Any
 
 from rmflow.adapter_base import BASE_KEY, resolve_base
 from rmflow.errors import UserError
+from rmflow.model_files import check_model_dir, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,24 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
 def adapter_config(model_id: str, revision: str | None = None) -> dict[str, Any] | None:
     """``adapter_config.json`` of a LoRA adapter (local directory or hub id), or None for a full model.
 
+    A local model's files, and those of a local adapter's base, are checked first
+    (:func:`rmflow.model_files.check_model_dir`): a truncated weight file or a config that is not a JSON
+    object is one error naming it.
+
     A local adapter's base recorded relative to it (:mod:`rmflow.adapter_base`) comes back resolved
     against the adapter's directory, so a moved results tree loads its own backbone.
     """
     local = Path(model_id)
     if local.is_dir():
+        check_model_dir(local)
         path = local / "adapter_config.json"
         if not path.is_file():
             return None
-        cfg = json.loads(path.read_text(encoding="utf-8"))
+        cfg = read_json_object(path)
         if isinstance(cfg.get(BASE_KEY), str):
             cfg[BASE_KEY] = resolve_base(cfg[BASE_KEY], local)
+            if Path(cfg[BASE_KEY]).is_dir():
+                check_model_dir(cfg[BASE_KEY])
         return cfg
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
@@ -76,4 +84,4 @@ def adapter_config(model_id: str, revision: str | None = None) -> dict[str, Any]
         return None
     except Exception as exc:  # network, auth, missing repo
         raise UserError(f"--model_id {model_id}: cannot reach the model: {exc}") from None
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return read_json_object(path)

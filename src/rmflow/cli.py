@@ -107,9 +107,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         importlib.import_module(module).run(args)
     except UserError as exc:
-        print(f"rmflow {args.stage}: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(args.stage, str(exc))
+    except OSError as exc:  # the environment refused what no check foresaw: still one line naming the file
+        return _error(args.stage, os_error_line(exc))
+    except MemoryError as exc:
+        return _error(args.stage, f"out of memory ({exc or 'an allocation failed'})")
     return 0
+
+
+def _error(stage: str, message: str) -> int:
+    """Print the one error line (text that is not Unicode, e.g. a lone surrogate, escaped); status 2."""
+    line = f"rmflow {stage}: error: {message}".encode("utf-8", "backslashreplace").decode("utf-8")
+    print(line, file=sys.stderr)
+    return 2
+
+
+def os_error_line(exc: OSError) -> str:
+    """``FILE: what went wrong`` (``FILE -> OTHER`` for a rename or link) of an ``OSError``."""
+    what = exc.strerror or str(exc)
+    if exc.filename is None:
+        return what
+    files = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else str(exc.filename)
+    return f"{files}: {what}"
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ class ConfigError(UserError):
 
 
 # --------------------------------------------------------------------------- duplicate keys
-def _duplicate_key(node: yaml.Node, where: str = "") -> tuple[yaml.Node, yaml.Node, str] | None:
+def duplicate_key(node: yaml.Node, where: str = "") -> tuple[yaml.Node, yaml.Node, str] | None:
     """The first repeated key (in file order) of any mapping under ``node``: (first, repeat, key path)."""
     if isinstance(node, yaml.SequenceNode):
         items = [(f"{where}[{i}]", None, item) for i, item in enumerate(node.value)]
@@ -64,7 +64,7 @@ def _duplicate_key(node: yaml.Node, where: str = "") -> tuple[yaml.Node, yaml.No
             first = seen.setdefault((key.tag, key.value), key)
             if first is not key:
                 return first, key, name
-        found = _duplicate_key(value, name)
+        found = duplicate_key(value, name)
         if found:
             return found
     return None
@@ -77,7 +77,7 @@ def check_duplicate_keys(paths: Iterable[str | Path]) -> None:
             root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
         except (OSError, yaml.YAMLError):
             continue  # Snakemake read it (as JSON, or reports the problem itself)
-        found = _duplicate_key(root) if root is not None else None
+        found = duplicate_key(root) if root is not None else None
         if found:
             first, repeat, key = found
             raise ConfigError(

@@ -16,6 +16,7 @@ from typing import Any
 
 from rmflow.errors import RecordError, UserError
 from rmflow.hub_names import current_hub_id
+from rmflow.io import read_records, record_label
 
 KINDS = ("train", "generated", "train_gORM", "train_gPRM", "test", "reward")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -149,7 +150,7 @@ def _problem(field: str, value: Any, expected: str) -> str:
 
 def validate_record(kind: str, rec: Record, path: str | Path, index: int) -> None:
     """Raise :class:`RecordError` naming file, record and field if ``rec`` breaks the ``kind`` schema."""
-    where = f"{index} (q_id {rec.get('q_id')!r})" if "q_id" in rec else index
+    where = record_label(rec, index)
     for field, ok, expected, required in _SCHEMAS[kind]:
         if field not in rec:
             if required:
@@ -193,19 +194,35 @@ def is_local(source: str | Path) -> bool:
 
 def check_source(source: str | Path) -> None:
     """Fail early unless ``source`` is a local directory or looks like a hub id (``owner/name``)."""
+    if not str(source).strip():
+        raise UserError("an empty path is not a source (it would read the current directory)")
     if not is_local(source) and not _HUB_ID.match(str(source)):
         raise UserError(f"{source}: neither an existing directory nor a Hugging Face hub id (owner/name)")
 
 
 def local_file(directory: str | Path, category: str, kind: str) -> Path:
-    """The file holding ``category`` in a local directory (``.jsonl`` preferred over ``.json``)."""
+    """The file holding ``category`` in a local directory: ``{category}.json`` or ``.jsonl`` (reward sets
+    also ``{category}_reward.json`` / ``.jsonl``); more than one of them is an error, as nothing says which
+    one is meant."""
+    found = category_files(directory, category, kind)
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise UserError(
+            f"{directory}: both {names} hold category {category!r}; which one is meant is ambiguous "
+            "(remove or rename all but one)"
+        )
+    if found:
+        return found[0]
+    stem = f"{category}_reward" if kind == "reward" else category
+    raise UserError(f"{directory}: no file for category {category!r} (expected {stem}.json or .jsonl)")
+
+
+def category_files(directory: str | Path, category: str, kind: str) -> list[Path]:
+    """The files of ``directory`` that would hold ``category`` (see :func:`local_file`)."""
     directory = Path(directory)
     stems = [f"{category}_reward", category] if kind == "reward" else [category]
-    for stem in stems:
-        for ext in (".jsonl", ".json"):
-            if (directory / f"{stem}{ext}").is_file():
-                return directory / f"{stem}{ext}"
-    raise UserError(f"{directory}: no file for category {category!r} (expected {stems[0]}.json or .jsonl)")
+    names = [f"{stem}{ext}" for stem in stems for ext in (".jsonl", ".json")]
+    return [directory / name for name in names if (directory / name).is_file()]
 
 
 def _hub_records(source: str, category: str, revision: str | None) -> list[Record]:
@@ -220,6 +237,14 @@ def _hub_records(source: str, category: str, revision: str | None) -> list[Recor
     return [dict(r) for r in ds]
 
 
+def records_where(source: str | Path, category: str, kind: str) -> Path | str:
+    """Where ``category``'s records of ``kind`` come from, as errors name it: the local file
+    (:func:`local_file`) or ``HUB_ID[category]`` (an old hub name as its current one)."""
+    if is_local(source):
+        return local_file(source, category, kind)
+    return f"{current_hub_id(str(source))}[{category}]"
+
+
 def load_records(source: str | Path, category: str, kind: str, revision: str | None = None) -> list[Record]:
     """Load and validate the ``category`` records of ``kind`` from a local directory or a hub id.
 
@@ -227,16 +252,12 @@ def load_records(source: str | Path, category: str, kind: str, revision: str | N
     An empty category is an error (a wrong file or split, not data), except for reward sets, whose
     coverage of the test set is checked where they are joined to it.
     """
-    from rmflow.io import read_records
-
     check_source(source)
-    if is_local(source):
-        where: str | Path = local_file(source, category, kind)
+    where = records_where(source, category, kind)
+    if isinstance(where, Path):
         records = read_records(where)
     else:
-        source = current_hub_id(str(source))
-        where = f"{source}[{category}]"
-        records = _hub_records(source, category, revision)
+        records = _hub_records(current_hub_id(str(source)), category, revision)
     if not records and kind != "reward":
         raise UserError(f"{where}: category {category} has no {'questions' if kind == 'test' else 'records'}")
     return validate_records(kind, records, where)

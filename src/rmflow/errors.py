@@ -16,3 +16,15 @@ class RecordError(UserError):
         if field:
             where += f", field {field!r}"
         super().__init__(f"{where}: {problem}")
+
+
+class WriteError(UserError):
+    """An output that cannot be written (a full disk, a read-only directory, a file in the way): names the
+    output file or directory, never a temporary copy."""
+
+    def __init__(self, path: object, problem: str):
+        self.path, self.problem = str(path), problem
+        super().__init__(f"{self.path}: cannot write: {problem}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # back from a worker process as it was
+        return WriteError, (self.path, self.problem)

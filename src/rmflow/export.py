@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 
 from rmflow.categories import resolve_categories
-from rmflow.data import KINDS, is_local, load_records, resolve_revision
+from rmflow.data import KINDS, category_files, is_local, load_records, resolve_revision
+from rmflow.errors import UserError
 from rmflow.hub_names import current_hub_id
 from rmflow.io import staged_outputs, write_json, write_jsonl
 from rmflow.names import reward_file
@@ -48,6 +49,12 @@ def export(
         log.info("%s is an old name of %s: exporting that", data_path, hub_id)
     with staged_outputs(output_dir) as staging:
         for cat in resolve_categories(category, data_path):
+            other = [p for p in category_files(output_dir, cat, kind) if p.name != output_name(cat, kind)]
+            if other:  # the export would stand beside it, and a reader could not tell which one is meant
+                raise UserError(
+                    f"{other[0]}: already holds category {cat!r}, so the exported {output_name(cat, kind)} "
+                    "beside it would be ambiguous; export into another directory or remove it"
+                )
             records = load_records(data_path, cat, kind, revision)
             if kind == "reward":
                 write_json(staging / output_name(cat, kind), records)

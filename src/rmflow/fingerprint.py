@@ -7,13 +7,12 @@ never reuses work done with the old one; a hub id counts by its name and revisio
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from rmflow.checkpoints import adapter_config
 from rmflow.provenance import digest
+from rmflow.provenance import json_sha256 as json_sha256  # records, prompts: what a chunk was made from
 
 
 def source_fingerprint(source: str | Path, revision: str | None = None) -> dict[str, Any]:
@@ -35,9 +34,3 @@ def model_fingerprint(
     if base:
         out["base"] = source_fingerprint(base)
     return out
-
-
-def json_sha256(obj: Any) -> str:
-    """sha256 of ``obj`` as canonical JSON (records, prompts: the data a chunk was computed from)."""
-    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

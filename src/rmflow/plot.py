@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.errors import UserError
-from rmflow.io import atomic_path
+from rmflow.io import atomic_path, staged_outputs
 from rmflow.names import MV, PASS, TABLES
 from rmflow.styles import TABLE_TITLES, X_LABEL, Y_LABEL, label, method_styles
 
@@ -84,6 +84,11 @@ def read_table(path: str | Path) -> Table:
         raise UserError(f"{path}: not a readable CSV file ({exc})") from None
     except OSError as exc:  # a directory, no permission, ...
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    twice = next((c for i, c in enumerate(header) if c in header[:i]), None)
+    if twice is not None:  # DictReader would keep the last such column's values under the name
+        raise UserError(
+            f"{path}: column {twice!r} appears twice in the header (which one is meant is ambiguous)"
+        )
     for required in ("N", "Method", "Overall_mean"):
         if required not in header:
             raise UserError(f"{path}: missing column {required!r} (header: {','.join(header) or 'empty'})")
@@ -305,7 +310,7 @@ def plot(
     test_name: str | None = None,
     band_file: str | Path | None = None,
 ) -> list[Path]:
-    """Write the panels, the Overall panel and the legend, each as PDF and PNG, atomically."""
+    """Write the panels, the Overall panel and the legend, each as PDF and PNG: all six or none."""
     plt = _pyplot()
     table = read_table(input_file)
     name = Path(input_file).stem
@@ -322,16 +327,16 @@ def plot(
     prefix = _prefix(output_file)
     written = []
     try:
-        for figure, stem, extra in [
-            (fig, prefix.name, {}),
-            (overall, f"{prefix.name}_overall", {}),
-            (legend_fig, f"{prefix.name}_legend", {"bbox_inches": "tight"}),
-        ]:
-            for fmt in ("pdf", "png"):
-                target = prefix.with_name(f"{stem}.{fmt}")
-                with atomic_path(target) as tmp:
-                    figure.savefig(tmp, format=fmt, dpi=200, **extra)
-                written.append(target)
+        with staged_outputs(prefix.parent) as staging:  # all six files or none
+            for figure, stem, extra in [
+                (fig, prefix.name, {}),
+                (overall, f"{prefix.name}_overall", {}),
+                (legend_fig, f"{prefix.name}_legend", {"bbox_inches": "tight"}),
+            ]:
+                for fmt in ("pdf", "png"):
+                    with atomic_path(staging / f"{stem}.{fmt}") as tmp:
+                        figure.savefig(tmp, format=fmt, dpi=200, **extra)
+                    written.append(prefix.with_name(f"{stem}.{fmt}"))
     finally:
         for figure in (fig, overall, legend_fig):
             plt.close(figure)

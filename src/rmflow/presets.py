@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from rmflow.config_checks import duplicate_key
 from rmflow.errors import UserError
 from rmflow.names import TASK_TYPES
 
@@ -129,7 +130,9 @@ def load_preset(name_or_path: str, overrides: dict[str, Any] | None = None) -> d
     """Load a preset, apply overrides and check the values; an unknown override key is an error."""
     path = preset_path(name_or_path)
     try:
-        preset = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        preset = yaml.safe_load(text) or {}
+        repeated = duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: invalid YAML: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -138,6 +141,12 @@ def load_preset(name_or_path: str, overrides: dict[str, Any] | None = None) -> d
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not isinstance(preset, dict):
         raise UserError(f"{path}: expected a mapping of hyper-parameters")
+    if repeated is not None:
+        first, repeat, key = repeated
+        raise UserError(
+            f"{path}, line {repeat.start_mark.line + 1}: key {key!r} given twice (first at line "
+            f"{first.start_mark.line + 1}); YAML would silently keep only the last one"
+        )
     for key, value in (overrides or {}).items():
         if key not in preset:
             raise UserError(f"{path}: override of unknown key {key!r} (known: {', '.join(sorted(preset))})")

@@ -6,6 +6,11 @@ Every workflow output gets ``<output>.prov.json`` next to it (written atomically
 sha256 of every file in it), the pipeline's git commit, package versions, resolved hub revisions, host and
 start/end time. Paths in a record are relative to the record's own directory, so a copied results tree
 still resolves.
+
+Records are chained: each lists, for every input that has a record of its own, that record's sha256
+(``input_records``), and carries the sha256 of its own content (``record_sha256``, :func:`record_hash`).
+Editing one record thus shows, in the record itself and in the records of everything made from its
+artifact (``rmflow audit``); only rewriting every record from there to the final outputs does not.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.errors import UserError
-from rmflow.io import write_json
+from rmflow.io import read_json, write_json
 
-FORMAT = 2  # 2: directory digests list their files (``tree``)
+FORMAT = 3  # 2: directory digests list their files (``tree``); 3: input_records and record_sha256
 SUFFIX = ".prov.json"
 #: files inside directory artifacts that are bookkeeping, not content
 IGNORED_NAMES = frozenset({".snakemake_timestamp"})
@@ -199,11 +204,32 @@ def _resolve(ident: str, revision: str | None) -> str | None:
     return resolve_revision(ident, revision, repo_type="model")
 
 
+def json_sha256(obj: Any) -> str:
+    """sha256 of ``obj`` as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 # --------------------------------------------------------------------------- records
 def record_path(artifact: str | os.PathLike[str]) -> Path:
     """Where the provenance record of ``artifact`` lives: ``<artifact>.prov.json``."""
     artifact = Path(artifact)
     return artifact.parent / (artifact.name.rstrip("/") + SUFFIX)
+
+
+def record_of(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
+    """The artifact holding ``path`` (itself or an enclosing directory) and its record file (None: none)."""
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        rec = record_path(candidate)
+        if rec.is_file():
+            return candidate, rec
+    return path, None
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    """The ``record_sha256`` of a record: :func:`json_sha256` of everything else in it."""
+    return json_sha256({k: v for k, v in record.items() if k != "record_sha256"})
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -229,6 +255,7 @@ def build_record(
         "rule": rule,
         "params": params,
         "inputs": {str(p): digest(p) for p in inputs},
+        "input_records": _input_records(inputs),
         "outputs": {str(p): digest(p) for p in outputs},
         "hub": hub_revisions(params, outputs, resolve=resolve_hub),
         "git": git_state(os.environ.get("RMFLOW_ROOT", ".")),  # the pipeline checkout (set by the rules)
@@ -240,8 +267,19 @@ def build_record(
     }
 
 
+def _input_records(inputs: Iterable[Path]) -> dict[str, dict[str, str]]:
+    """``{input: {"record": its record file, "sha256": the file's sha256}}`` for inputs with a record."""
+    out = {}
+    for path in inputs:
+        _, rec = record_of(path)
+        if rec is not None:
+            out[str(path)] = {"record": str(rec), "sha256": file_sha256(rec)}
+    return out
+
+
 def write_records(record: dict[str, Any]) -> list[Path]:
-    """Write ``<output>.prov.json`` for every output, with paths relative to each record's directory."""
+    """Write ``<output>.prov.json`` for every output, with paths relative to each record's directory,
+    each sealed with its :func:`record_hash`."""
     written = []
     for out in record["outputs"]:
         target = record_path(out)
@@ -249,7 +287,12 @@ def write_records(record: dict[str, Any]) -> list[Path]:
         local = dict(record)
         local["artifact"] = _rel(Path(out), base)
         local["inputs"] = {_rel(Path(p), base): d for p, d in record["inputs"].items()}
+        local["input_records"] = {
+            _rel(Path(p), base): {"record": _rel(Path(r["record"]), base), "sha256": r["sha256"]}
+            for p, r in record.get("input_records", {}).items()
+        }
         local["outputs"] = {_rel(Path(p), base): d for p, d in record["outputs"].items()}
+        local["record_sha256"] = record_hash(local)
         write_json(target, local, indent=2)
         written.append(target)
     return written
@@ -270,11 +313,12 @@ def record(
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a record file; a broken one is a UserError naming it."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: unreadable provenance record ({exc})") from None
-    if not isinstance(data, dict) or "outputs" not in data or "inputs" not in data:
+    data = read_json(path)
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("outputs"), dict)
+        or not isinstance(data.get("inputs"), dict)
+    ):
         raise UserError(f"{path}: not a provenance record (no inputs/outputs)")
     return data
 

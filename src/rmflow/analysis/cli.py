@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import re
 import resource
 import time
 from collections import defaultdict
@@ -32,7 +31,7 @@ from rmflow.analysis.length import LENGTH_HEADER, length_rows
 from rmflow.analysis.render import render
 from rmflow.analysis.replicas import REPLICA_HEADER, replica_rows
 from rmflow.analysis.selection import MACRO_GROUPS, CategorySelection, groups, select, series_list
-from rmflow.analysis.settings import AnalysisSettings, analysis_settings
+from rmflow.analysis.settings import AnalysisSettings, analysis_settings, file_stem
 from rmflow.analysis.settings import add_arguments as add_arguments
 from rmflow.analysis.tables import (
     ACCURACY_HEADER,
@@ -52,16 +51,12 @@ from rmflow.analysis.verifier import (
     process_rows,
     verifier_tables,
 )
+from rmflow.evaluation.memory import analysis_bytes, refuse_beyond_limit
 from rmflow.evaluation.scores import STRATEGIES
-from rmflow.io import write_json
+from rmflow.io import staged_dirs, write_json
 from rmflow.logs import progress
 
 log = logging.getLogger(__name__)
-
-
-def file_stem(name: str) -> str:
-    """A model name made safe for a file name."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def length_figure_name(model: str) -> str:
@@ -87,6 +82,22 @@ class Timer:
         self.seconds[phase] += now[0] - self._last[0]
         self.cpu_seconds[phase] += now[1] - self._last[1]
         self._last = now
+
+
+def check_memory(
+    s: AnalysisSettings, category: str, questions: list[int], sets: list[ScoreSet], kept: int, max_cots: int
+) -> None:
+    """Refuse settings whose :func:`~rmflow.evaluation.memory.analysis_bytes` exceed the memory limit,
+    before the evaluator's pass over ``category`` (the last of ``questions``) allocates anything."""
+    ev = s.evaluation
+    primary = sum(x.replica == 0 for x in sets)
+    need = analysis_bytes(questions, ev.num_runs, ev.Ns, len(sets), kept, primary, s.bootstrap, max_cots)
+    refuse_beyond_limit(
+        need,
+        f"--num_runs {ev.num_runs} x --Ns {' '.join(map(str, ev.Ns))} x --bootstrap {s.bootstrap} over "
+        f"{ev.data_path}, categories up to {category} ({sum(questions)} questions, {len(sets)} score sets)",
+        "lower --num_runs, --bootstrap or the largest N",
+    )
 
 
 def _process_note(s: AnalysisSettings, cats: dict[str, Any], models: list[str]) -> str:
@@ -128,10 +139,13 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
     cats: dict[str, AnalysisCategory] = {}
     selections: dict[str, CategorySelection] = {}
     resamples: dict[str, CategoryResamples] = {}
+    questions: list[int] = []
     for category in progress(ev.categories, desc="analyze", unit="category", leave=False):
         cat = load_analysis_category(
             ev.data_path, category, ev.models, s.replicas, sets, s.step_labels, s.error_threshold
         )
+        questions.append(len(cat.data.q_ids))
+        check_memory(s, category, questions, sets, len(own), int(cat.data.n_cots.max()))
         timer.lap("load")
         cats[category] = cat
         selections[category] = select(cat, series, ev.Ns, ev.num_runs, ev.seed, {x.key for x in own})
@@ -168,14 +182,17 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
             replica_rows(name, series, sets, strategies, selections, grouping, auroc_of, ev.Ns),
         )
         timer.lap("replicas")
-        for table, (header, rows) in tables.items():
-            write_csv(s.output_dir / f"{table}.csv", header, rows)
-        timer.lap("write tables")
-        note = _process_note(s, cats, list(strategies))
-        plots = write_figures(s, tables, strategies, grouping, note)
-        timer.lap("figures")
-        summary = _summary(s, cats, sets, tables, plots, note, timer)
-        write_json(s.output_dir / "summary.json", summary, indent=2)
+        # tables, figures and summary: all or none (a full disk or a failing figure changes nothing)
+        with staged_dirs(s.output_dir, s.plot_dir, last=("summary.json",)) as (table_dir, plot_dir):
+            for table, (header, rows) in tables.items():
+                write_csv(table_dir / f"{table}.csv", header, rows)
+            timer.lap("write tables")
+            note = _process_note(s, cats, list(strategies))
+            staged = write_figures(s, tables, strategies, grouping, note, plot_dir)
+            plots = [s.plot_dir / p.relative_to(plot_dir) for p in staged]
+            timer.lap("figures")
+            summary = _summary(s, cats, sets, tables, plots, note, timer)
+            write_json(table_dir / "summary.json", summary, indent=2)
     log.info(
         "analyzed %d categories, %d score sets in %.1f s -> %s, %s",
         len(cats), len(sets), sum(timer.seconds.values()), s.output_dir, s.plot_dir,
@@ -189,9 +206,10 @@ def write_figures(
     strategies: dict[str, str],
     grouping: dict[str, list[str]],
     note: str,
+    out: Path,
 ) -> list[Path]:
-    """Every figure, rendered in parallel worker processes when CPUs allow."""
-    Ns, out = list(s.evaluation.Ns), s.plot_dir
+    """Every figure into ``out``, rendered in parallel worker processes when CPUs allow."""
+    Ns = list(s.evaluation.Ns)
     rows = {k: v[1] for k, v in tables.items()}
     acc, length = Columns(ACCURACY_HEADER), Columns(LENGTH_HEADER)
     stats = [r for r in rows["accuracy"] if r[acc.run] == ""]  # the figures need no per-run rows

@@ -23,7 +23,7 @@ import numpy as np
 
 from rmflow.analysis.metrics import UNLABELLED, first_error_labels, first_error_steps
 from rmflow.analysis.settings import SYNTH_LABELS
-from rmflow.data import is_local, load_records, local_file
+from rmflow.data import is_local, load_records, local_file, records_where
 from rmflow.errors import RecordError, UserError
 from rmflow.evaluation.inputs import CategoryData, RewardModel, join_index, load_rewards, test_data
 from rmflow.evaluation.scores import STRATEGIES, aggregate
@@ -81,7 +81,7 @@ class AnalysisCategory:
 
 
 def _where(source: str, category: str) -> str:
-    return str(local_file(source, category, "test")) if is_local(source) else f"{source}[{category}]"
+    return str(records_where(source, category, "test"))
 
 
 # --------------------------------------------------------------------------- step labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,11 @@ class AnalysisSettings:
         return self.evaluation.output_dir
 
 
+def file_stem(name: str) -> str:
+    """A model name made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
 def parse_replicas(values: list[str], models: tuple[RewardModel, ...]) -> dict[str, tuple[RewardModel, ...]]:
     """``NAME=DIR`` entries -> extra reward sets per model, with the model's strategy."""
     by_name = {m.name: m for m in models}
@@ -104,6 +110,16 @@ def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
         raise UserError(f"--length_buckets must be at least 1, got {args.length_buckets}")
     if not 0.0 < args.error_threshold <= 1.0:
         raise UserError(f"--error_threshold must be in (0, 1], got {args.error_threshold}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer (it seeds the bootstrap), got {args.seed}")
+    stems: dict[str, str] = {}
+    for model in evaluation.models:  # each model's figures are named after it
+        other = stems.setdefault(file_stem(model.name), model.name)
+        if other != model.name:
+            raise UserError(
+                f"--model_names {other!r} and {model.name!r} give the same figure name "
+                f"length_{file_stem(model.name)} (one would overwrite the other); rename one"
+            )
     labels = args.step_labels
     if labels and labels.split(":")[0] != SYNTH_LABELS:
         check_source(labels)

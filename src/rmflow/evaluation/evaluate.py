@@ -5,7 +5,8 @@
 
 Writes ``O/best_of_n.csv`` and ``O/weighted_vote.csv`` (docs/formats.md#evaluation-tables) and
 ``O/summary.json`` (the settings, question and CoT counts per category, parsed answers that are not a
-letter A-J and each reward model's NaN share: :mod:`input_counts`, also logged). The evaluator is the
+letter A-J and each reward model's NaN share: :mod:`input_counts`, also logged), all three or none
+(:func:`rmflow.io.staged_outputs`). The evaluator is the
 vectorized one of :mod:`vote`; :mod:`reference` is a plain loop computing the same tables.
 
 Before a category is evaluated its memory is estimated (:mod:`memory`): a ``--num_runs`` x ``--Ns``
@@ -21,6 +22,7 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -31,16 +33,19 @@ from rmflow.evaluation.report import RunAccuracies, write_tables
 from rmflow.evaluation.settings import Settings, settings_from_args
 from rmflow.evaluation.settings import add_arguments as add_arguments
 from rmflow.evaluation.vote import accuracies, permutations
-from rmflow.io import write_json
+from rmflow.io import staged_outputs, write_json
 from rmflow.logs import progress
 
 log = logging.getLogger(__name__)
 
 
-def write_summary(settings: Settings, counts: dict[str, dict[str, int]], **extra: dict) -> None:
-    """``summary.json``: what was evaluated, for provenance, plus ``extra`` top-level entries."""
+def write_summary(
+    settings: Settings, counts: dict[str, dict[str, int]], directory: Path | None = None, **extra: dict
+) -> None:
+    """``summary.json`` (into ``directory``, default the output directory): what was evaluated, for
+    provenance, plus ``extra`` top-level entries."""
     write_json(
-        settings.output_dir / "summary.json",
+        (directory or settings.output_dir) / "summary.json",
         {
             "data_path": settings.data_path,
             "reward_models": [
@@ -115,10 +120,12 @@ def evaluate(settings: Settings) -> dict[str, RunAccuracies]:
         log.warning(warning)
     for model, nan in reward_nan.items():
         log.log(logging.WARNING if nan["nan"] else logging.INFO, nan_line(model, nan))
-    paths = write_tables(
-        settings.output_dir, per_category, settings.categories, settings.Ns, settings.model_names
-    )
-    write_summary(settings, counts, answers_not_a_letter=answers_not_letter, reward_nan=reward_nan)
+    with staged_outputs(settings.output_dir, last=("summary.json",)) as staging:  # all three or none
+        staged = write_tables(staging, per_category, settings.categories, settings.Ns, settings.model_names)
+        write_summary(
+            settings, counts, staging, answers_not_a_letter=answers_not_letter, reward_nan=reward_nan
+        )
+    paths = [settings.output_dir / p.name for p in staged]
     log.info(
         "evaluated %d categories x %d runs in %.1f s -> %s",
         len(settings.categories),

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rmflow.data import is_local, load_records, local_file, validate_records
-from rmflow.errors import UserError
+from rmflow.data import load_records, records_where, validate_records
+from rmflow.errors import RecordError, UserError
 from rmflow.evaluation.answers import NA, NO_MATCH, answer_code, answer_codes, gold_code
-from rmflow.evaluation.scores import aggregate, flatten, missing_counts
-from rmflow.io import read_records
+from rmflow.evaluation.scores import aggregate, family, flatten, missing_counts, outside_unit_interval
+from rmflow.io import read_records, record_label
 
 _REWARD_TYPES = frozenset({float, int, type(None)})
 
@@ -146,23 +147,58 @@ def _quick_rewards(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarra
     return flat, np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
 
 
+def check_probabilities(
+    model: RewardModel,
+    where: object,
+    records: list[dict[str, Any]],
+    flat: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+) -> None:
+    """A reward outside [0, 1] from a model named as a dORM/dPRM/gORM/gPRM (whose scores are probabilities)
+    is a :class:`RecordError` naming the file (``where``), record and entry. ``flat`` and ``lengths``:
+    :func:`~rmflow.evaluation.scores.flatten` of the records' reward lists, when already at hand."""
+    kind = family(model.name)
+    if kind is None:
+        return
+    if flat is None or lengths is None:
+        flat, lengths = flatten([lst for rec in records for lst in rec["rewards"]])
+    entry = outside_unit_interval(flat)
+    if entry is None:
+        return
+    ends = np.cumsum(lengths)
+    lst = int(np.searchsorted(ends, entry, side="right"))  # the reward list holding the entry
+    per_record = np.cumsum([len(rec["rewards"]) for rec in records])
+    r = int(np.searchsorted(per_record, lst, side="right"))
+    j, k = lst - (int(per_record[r - 1]) if r else 0), entry - int(ends[lst] - lengths[lst])
+    raise RecordError(
+        where, record_label(records[r], r), "rewards",
+        f"rewards[{j}][{k}] is {float(flat[entry])!r}, outside [0, 1]: reward model {model.name} is named as a "
+        f"{kind}, whose scores are probabilities (for scores on another scale, name it otherwise and "
+        "pass --strategies)",
+    )  # fmt: skip
+
+
 def load_rewards(model: RewardModel, category: str) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
     """Validated reward records, plus all rewards flat (float64, null -> NaN) and each list's length.
 
     Hub sets go through :func:`rmflow.data.load_records`. Local files (hundreds of MB for a paper-sized
     evaluation) are read directly and checked by :func:`_quick_rewards`; only if it has doubts does
-    :func:`rmflow.data.validate_records` run, to raise its precise error (or to accept).
+    :func:`rmflow.data.validate_records` run, to raise its precise error (or to accept). Rewards of a
+    model named as a dORM/dPRM/gORM/gPRM must lie in [0, 1] (:func:`check_probabilities`).
     """
-    if not is_local(model.source):
+    where = records_where(model.source, category, "reward")
+    if not isinstance(where, Path):
         records = load_records(model.source, category, "reward")
-        return records, *flatten([lst for rec in records for lst in rec["rewards"]])
-    path = local_file(model.source, category, "reward")
-    records = read_records(path)
-    quick = _quick_rewards(records)
-    if quick is not None:
-        return records, *quick
-    validate_records("reward", records, path)
-    return records, *flatten([lst for rec in records for lst in rec["rewards"]])
+        flat, lengths = flatten([lst for rec in records for lst in rec["rewards"]])
+    else:
+        records = read_records(where)
+        quick = _quick_rewards(records)
+        if quick is None:
+            validate_records("reward", records, where)
+            quick = flatten([lst for rec in records for lst in rec["rewards"]])
+        flat, lengths = quick
+    check_probabilities(model, where, records, flat, lengths)
+    return records, flat, lengths
 
 
 def join_index(

@@ -4,7 +4,8 @@
 ``questions x num_runs x N``. :func:`evaluation_bytes` adds up its arrays (itemised below, a slight
 over-estimate: temporaries are counted as if alive together) and :func:`check_evaluation_memory`
 refuses a setting whose estimate exceeds :data:`MEMORY_FRACTION` of the available memory.
-``tests/test_evaluation_memory.py`` compares the estimate with the measured peak.
+``tests/test_evaluation_memory.py`` compares the estimate with the measured peak. ``rmflow analyze``
+runs the same evaluator over every score set and keeps more per category: :func:`analysis_bytes`.
 
 Plain arithmetic without numpy: the workflow imports this module when it checks its config.
 """
@@ -28,6 +29,9 @@ PER_BIN = 8 + 8 + 8 + 1 + 8 + 1 + 8
 PER_PERMUTATION = 8
 #: the share of the available memory one evaluation may plan to use
 MEMORY_FRACTION = 0.5
+#: bytes of one per-run row of the analysis' accuracy table: the Python list, its run index and value,
+#: and its CSV text
+ROW_BYTES = 320
 
 
 def evaluation_bytes(
@@ -83,6 +87,18 @@ def human(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+def refuse_beyond_limit(need: int, what: str, advice: str, limit: int | None = None) -> int:
+    """``need`` bytes; a :class:`UserError` (``what`` needs about ..., more than the limit; ``advice``)
+    when they exceed ``limit`` (default :func:`memory_limit`; no check when that is unknown)."""
+    limit = memory_limit() if limit is None else limit
+    if limit is not None and need > limit:
+        raise UserError(
+            f"{what} needs about {human(need)} of memory, more than the limit of {human(limit)} "
+            f"({MEMORY_FRACTION:.0%} of the available memory); {advice}"
+        )
+    return need
+
+
 def check_evaluation_memory(
     questions: int,
     num_runs: int,
@@ -95,15 +111,44 @@ def check_evaluation_memory(
     limit: int | None = None,
 ) -> int:
     """The estimate of :func:`evaluation_bytes`; a :class:`UserError` naming ``names`` when it exceeds
-    ``limit`` (default :func:`memory_limit`; no check when that is unknown). ``where`` says what is
-    evaluated (a category, a config's test set)."""
-    need = evaluation_bytes(questions, num_runs, Ns, models, max_cots)
-    limit = memory_limit() if limit is None else limit
-    if limit is not None and need > limit:
-        runs, ns = names
-        raise UserError(
-            f"{runs} {num_runs} x {ns} {' '.join(map(str, Ns))} over {where} ({questions} "
-            f"question{'s' * (questions != 1)}, {models} reward models) needs about {human(need)} of memory, more than the limit of "
-            f"{human(limit)} ({MEMORY_FRACTION:.0%} of the available memory); lower {runs} or the largest N"
-        )
-    return need
+    ``limit`` (:func:`refuse_beyond_limit`). ``where`` says what is evaluated (a category, a config's
+    test set)."""
+    runs, ns = names
+    return refuse_beyond_limit(
+        evaluation_bytes(questions, num_runs, Ns, models, max_cots),
+        f"{runs} {num_runs} x {ns} {' '.join(map(str, Ns))} over {where} ({questions} "
+        f"question{'s' * (questions != 1)}, {models} reward models)",
+        f"lower {runs} or the largest N",
+        limit,
+    )
+
+
+def analysis_bytes(
+    questions: Sequence[int],
+    num_runs: int,
+    Ns: Sequence[int],
+    score_sets: int,
+    kept_sets: int,
+    primary_sets: int,
+    bootstrap: int,
+    max_cots: int | None = None,
+) -> int:
+    """Estimated peak bytes of ``rmflow analyze`` once it has read categories of ``questions`` (the last
+    one about to be evaluated, with ``max_cots`` CoTs at most).
+
+    The evaluator's pass over the last category (:func:`evaluation_bytes`, once per score set, and the
+    best-of-N choice of each score set, int64 per cell and N); kept per category: the run accuracies
+    and per-question correctness of every series (float64), the choices of the ``kept_sets`` score sets
+    the length analysis reads (int32 steps and a bool per cell and N); the bootstrap's counts and sign
+    flips (float64 per resample and question) and its replicates (float64 per resample, series and
+    category), twice for the paired comparisons; and the per-run rows of the accuracy table
+    (:data:`ROW_BYTES` each: three macro groups x the primary sets' series x runs).
+    """
+    q, total, categories = questions[-1], sum(questions), len(questions)
+    series = len(Ns) * (3 + 2 * score_sets)
+    cells = q * num_runs
+    selecting = evaluation_bytes(q, num_runs, Ns, score_sets, max_cots) + 8 * len(Ns) * score_sets * cells
+    kept = 8 * (categories * num_runs + total) * series + 5 * len(Ns) * kept_sets * total * num_runs
+    resampling = 8 * bootstrap * (2 * total + 3 * categories * series)
+    rows = ROW_BYTES * 3 * len(Ns) * (2 + 2 * primary_sets) * num_runs
+    return selecting + kept + resampling + rows

@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from rmflow.data import load_records
+from rmflow.data import load_records, records_where
 from rmflow.errors import UserError
 from rmflow.evaluation.inputs import (
     RewardModel,
     absent_cot_error,
     absent_question_error,
+    check_probabilities,
     missing_reward_error,
 )
 from rmflow.evaluation.report import MV, PASS, RunAccuracies, write_tables
@@ -77,7 +78,9 @@ def reward_table(test: list[dict], model: RewardModel, category: str) -> dict[tu
     """(q_id, cot_id) -> score, checking that rewards and test CoTs match one to one."""
     test_cots = {rec["q_id"]: set(rec["cot_ids"]) for rec in test}
     table = {}
-    for rec in load_records(model.source, category, "reward"):
+    records = load_records(model.source, category, "reward")
+    check_probabilities(model, records_where(model.source, category, "reward"), records)
+    for rec in records:
         q_id = rec["q_id"]
         if q_id not in test_cots:
             raise absent_question_error(model, category, q_id, rec["cot_ids"])

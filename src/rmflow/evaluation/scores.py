@@ -21,11 +21,23 @@ MISSING = 0.5
 _REDUCE = {"min": np.minimum, "max": np.maximum, "prod": np.multiply}
 
 
+def family(model_name: str) -> str | None:
+    """``dORM``, ``dPRM``, ``gORM`` or ``gPRM`` for a model named so (by prefix), else None. These
+    families' rewards are probabilities (P(+) per step, P(Yes) per sampled critique)."""
+    return next((prefix for prefix in DEFAULT_STRATEGIES if model_name.startswith(prefix)), None)
+
+
+def outside_unit_interval(flat: np.ndarray) -> int | None:
+    """Index of the first entry of ``flat`` below 0 or above 1 (NaN is neither), or None."""
+    bad = (flat < 0.0) | (flat > 1.0)
+    return int(bad.argmax()) if bad.any() else None
+
+
 def default_strategy(model_name: str) -> str:
     """The paper's strategy for a model named ``dORM...``, ``dPRM...``, ``gORM...`` or ``gPRM...``."""
-    for prefix, strategy in DEFAULT_STRATEGIES.items():
-        if model_name.startswith(prefix):
-            return strategy
+    prefix = family(model_name)
+    if prefix is not None:
+        return DEFAULT_STRATEGIES[prefix]
     raise UserError(
         f"no default strategy for model {model_name!r} (name does not start with "
         f"{'/'.join(DEFAULT_STRATEGIES)}); pass --strategies"

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from rmflow.categories import resolve_categories
 from rmflow.data import validate_records
 from rmflow.errors import UserError
-from rmflow.io import write_json, write_jsonl
+from rmflow.io import staged_outputs, write_json, write_jsonl
 from rmflow.synth.cots import sample_cot
 from rmflow.synth.critiques import (
     critique_set,
@@ -172,31 +172,47 @@ def synthesize(
     out = Path(output_dir)
     categories = resolve_categories(category)
     summary: dict[str, Any] = {"seed": seed, **sizes, "kinds": list(kinds), "categories": {}}
-    for cat in tqdm(categories, desc="synth", unit="category", disable=None):
-        stats: dict[str, Any] = {}
-        data: dict[str, list[dict[str, Any]]] = {}
-        if {"train", "train_gORM", "train_gPRM"} & set(kinds):
-            train = make_train_records(seed, cat, train_questions, train_cots)
-            data["train"] = train
-            stats["train"] = cot_stats(train)
-            for kind in ("train_gORM", "train_gPRM"):
-                if kind in kinds:
-                    data[kind] = critique_set(train, kind[6:], critiques_per_cot, f"{seed}/{cat}/{kind}")
-                    stats[kind] = critique_stats(data[kind])
-        if "test" in kinds:
-            data["test"] = make_test_records(seed, cat, test_questions, test_cots)
-            stats["test"] = voting_stats(data["test"])
-        for kind in kinds:
-            path = out / kind / f"{cat}.jsonl"
-            write_jsonl(path, validate_records(kind, data[kind], path))
-        summary["categories"][cat] = stats
-        log.info(
-            "%s: %s",
-            cat,
-            ", ".join(f"{k} {len(data[k])}" for k in kinds),
-        )
-    write_json(out / "synth.json", summary, indent=2)
+    with staged_outputs(out, last=("synth.json",)) as staging:  # every file or none
+        for cat in tqdm(categories, desc="synth", unit="category", disable=None):
+            summary["categories"][cat] = _write_category(
+                staging, out, cat, kinds, seed, train_questions, train_cots, test_questions, test_cots,
+                critiques_per_cot,
+            )  # fmt: skip
+        write_json(staging / "synth.json", summary, indent=2)
     return summary
+
+
+def _write_category(
+    staging: Path,
+    out: Path,
+    cat: str,
+    kinds: tuple[str, ...],
+    seed: int,
+    train_questions: int,
+    train_cots: int,
+    test_questions: int,
+    test_cots: int,
+    critiques_per_cot: int,
+) -> dict[str, Any]:
+    """Generate and write (into ``staging``, named as under ``out``) the kinds of one category; its stats."""
+    stats: dict[str, Any] = {}
+    data: dict[str, list[dict[str, Any]]] = {}
+    if {"train", "train_gORM", "train_gPRM"} & set(kinds):
+        train = make_train_records(seed, cat, train_questions, train_cots)
+        data["train"] = train
+        stats["train"] = cot_stats(train)
+        for kind in ("train_gORM", "train_gPRM"):
+            if kind in kinds:
+                data[kind] = critique_set(train, kind[6:], critiques_per_cot, f"{seed}/{cat}/{kind}")
+                stats[kind] = critique_stats(data[kind])
+    if "test" in kinds:
+        data["test"] = make_test_records(seed, cat, test_questions, test_cots)
+        stats["test"] = voting_stats(data["test"])
+    for kind in kinds:
+        records = validate_records(kind, data[kind], out / kind / f"{cat}.jsonl")
+        write_jsonl(staging / kind / f"{cat}.jsonl", records)
+    log.info("%s: %s", cat, ", ".join(f"{k} {len(data[k])}" for k in kinds))
+    return stats
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
