@@ -19,7 +19,7 @@ from rmflow.evaluation import reference
 from rmflow.evaluation.answers import NA, NO_MATCH, answer_code, answer_codes, gold_code, normalize
 from rmflow.evaluation.report import header, table_rows
 from rmflow.evaluation.scores import aggregate, default_strategy, flatten, score_lists
-from rmflow.evaluation.subsample import permutation_prefixes, run_seed
+from rmflow.evaluation.subsample import permutation_prefixes, run_seed, run_seeds
 
 
 # --------------------------------------------------------------------------- helpers
@@ -83,10 +83,10 @@ def test_legacy_choice_is_a_permutation_prefix():
 
 def test_permutation_prefixes_match_fresh_generators_per_run():
     seed, q_id, n = 42, "law-7", 37
-    prefixes = permutation_prefixes(q_id, n, 5, seed, 16)
+    prefixes = permutation_prefixes([q_id], np.array([n]), 5, seed, 16)[0]
     for run in range(5):
         digest = int(hashlib.md5(f"{seed}_{run}_{q_id}".encode()).hexdigest()[:8], 16)
-        assert run_seed(seed, run, q_id) == digest
+        assert run_seed(seed, run, q_id) == digest == run_seeds([q_id], 5, seed)[0, run]
         for size in (1, 2, 4, 8, 16):
             expected = np.random.RandomState(digest).choice(n, size, replace=False)
             assert np.array_equal(prefixes[run, :size], expected)
@@ -343,16 +343,22 @@ def test_bad_inputs_are_user_errors(tmp_path, capsys):
     assert "law_reward.json: record 0 (q_id 1), field 'rewards'" in capsys.readouterr().err
 
 
-def test_quick_reward_check_falls_back_to_the_record_validator():
-    from rmflow.evaluation.inputs import _quick_rewards
+def test_bulk_reward_reading_falls_back_to_the_record_validator(tmp_path):
+    from rmflow import fast_records
+    from rmflow.evaluation.inputs import REWARDS, RewardModel, load_rewards
+
+    def reward_dir(name, records):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "law_reward.json").write_text(json.dumps(records))
+        return RewardModel(name, str(tmp_path / name), "mean")
 
     good = [{"q_id": "a", "cot_ids": [3, 1], "rewards": [[0.1, None], [math.nan, 1]]}]
-    flat, lengths = _quick_rewards(good)
+    model = reward_dir("good", good)
+    assert fast_records.read(tmp_path / "good" / "law_reward.json", REWARDS) is not None
+    _, flat, lengths = load_rewards(model, "law")
     ref_flat, ref_lengths = flatten([[0.1, None], [math.nan, 1]])
-    assert np.array_equal(flat, ref_flat, equal_nan=True) and lengths.tolist() == ref_lengths.tolist() == [
-        2,
-        2,
-    ]
+    assert np.array_equal(flat, ref_flat, equal_nan=True)
+    assert lengths.tolist() == ref_lengths.tolist() == [2, 2]
     assert aggregate(flat, lengths, "mean").tolist() == [0.3, 0.75]
     bad = [
         [{"q_id": True, "cot_ids": [0], "rewards": [[0.1]]}],
@@ -366,7 +372,9 @@ def test_quick_reward_check_falls_back_to_the_record_validator():
         [{"q_id": 1, "cot_ids": [0], "rewards": [[0.1]]}, {"q_id": 1, "cot_ids": [0], "rewards": [[0.1]]}],
         [{"q_id": 1, "rewards": [[0.1]]}],
     ]
-    for records in bad:
-        assert _quick_rewards(records) is None
+    for i, records in enumerate(bad):
+        model = reward_dir(f"bad{i}", records)
         with pytest.raises(RecordError):
             validate_records("reward", records, "x.json")
+        with pytest.raises(RecordError):
+            load_rewards(model, "law")

@@ -16,12 +16,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rmflow.data import validate_records
-from rmflow.errors import RecordError
 from rmflow.evaluation import reference
 from rmflow.evaluation.evaluate import evaluate
-from rmflow.evaluation.inputs import RewardModel, _quick_rewards
-from rmflow.evaluation.scores import STRATEGIES, flatten, score_lists
+from rmflow.evaluation.inputs import RewardModel
+from rmflow.evaluation.scores import STRATEGIES, score_lists
 from rmflow.evaluation.settings import Settings
 
 ANSWERS = st.sampled_from(["A", "a", " B", "c ", "J", "j", "K", "N/A", "", "AB", None])
@@ -103,32 +101,3 @@ def test_vectorized_equals_reference(case):
 def test_scores_equal_reference(lists, strategy):
     expected = [reference.score(lst, strategy) for lst in lists]
     assert score_lists(lists, strategy).tolist() == expected
-
-
-QUICK_VALUES = st.sampled_from([0.1, 1, None, math.nan, math.inf, True, "x", [0.2]])
-
-
-@FAST
-@given(
-    st.lists(
-        st.fixed_dictionaries(
-            {
-                "q_id": st.sampled_from([1, 2, "a", "", True, 1.5, None]),
-                "cot_ids": st.lists(st.sampled_from([0, 1, 2, True, 2.0, "3"]), max_size=3),
-                "rewards": st.lists(st.lists(QUICK_VALUES, max_size=3) | QUICK_VALUES, max_size=3),
-            }
-        ),
-        max_size=3,
-    )
-)
-def test_quick_reward_check_agrees_with_the_record_validator(records):
-    quick = _quick_rewards(records)
-    try:
-        validate_records("reward", records, "r.json")
-        valid = True
-    except RecordError:
-        valid = False
-    assert (quick is not None) == valid
-    if valid:
-        flat, lengths = flatten([lst for rec in records for lst in rec["rewards"]])
-        assert np.array_equal(quick[0], flat, equal_nan=True) and np.array_equal(quick[1], lengths)

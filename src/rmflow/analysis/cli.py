@@ -15,16 +15,14 @@ CSVs of ``rmflow evaluate`` are left alone. Writes to ``--output_dir``: ``accura
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import resource
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rmflow import cyclic_gc
 from rmflow.analysis import figures
 from rmflow.analysis.inputs import AnalysisCategory, ScoreSet, load_analysis_category, score_sets
 from rmflow.analysis.length import LENGTH_HEADER, length_rows
@@ -113,21 +111,6 @@ def _process_note(s: AnalysisSettings, cats: dict[str, Any], models: list[str]) 
     return ""
 
 
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector. The tables are about a million fresh acyclic objects
-    whose allocation keeps triggering collections that walk the whole heap; the figure workers forked
-    inside inherit the pause (their few closed figures die with them). Reference counting still frees
-    all acyclic garbage; collections resume on exit."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def analyze(s: AnalysisSettings) -> dict[str, Any]:
     """Run every analysis; write tables, figures and ``summary.json``; return the summary."""
     ev = s.evaluation
@@ -150,7 +133,7 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
         cats[category] = cat
         selections[category] = select(cat, series, ev.Ns, ev.num_runs, ev.seed, {x.key for x in own})
         timer.lap("selection")
-    with cyclic_gc_paused():  # from here on nothing creates garbage cycles worth collecting early
+    with cyclic_gc.paused():  # the tables are about a million fresh acyclic objects
         # the resampling matrix products run back to back, right before the uncertainty tables: BLAS
         # worker threads keep spinning for a while after each product, which between categories would
         # burn a CPU during the next category's loading

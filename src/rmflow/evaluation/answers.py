@@ -17,6 +17,7 @@ NA = len(LETTERS)  # code of N/A
 NUM_CODES = NA + 1
 NO_MATCH = -1  # gold code that matches no prediction
 _CODE = {**{c: i for i, c in enumerate(LETTERS)}, **{c.upper(): i for i, c in enumerate(LETTERS)}}
+_LOOKUP = {**_CODE, None: NA}  # the usual answers: a letter as it is, or null
 
 
 def normalize(answer: Any) -> str:
@@ -39,12 +40,14 @@ def gold_code(gold: Any) -> int:
 
 
 def answer_codes(answers: Iterable[Any]) -> np.ndarray:
-    """Codes of many predictions (int8), computing each distinct raw value once."""
-    cache: dict[Any, int] = {}
-    out = []
-    for a in answers:
-        code = cache.get(a)
-        if code is None:
-            code = cache[a] = answer_code(a)
-        out.append(code)
-    return np.array(out, dtype=np.int8)
+    """Codes of many predictions (int8): the letters and null by one table look-up, any other
+    distinct value once by :func:`answer_code`."""
+    answers = answers if isinstance(answers, list) else list(answers)
+    codes = list(map(_LOOKUP.get, answers))
+    if None in codes:  # values outside the table
+        cache: dict[Any, int] = {}
+        for i in [i for i, c in enumerate(codes) if c is None]:
+            a = answers[i]
+            code = cache.get(a)
+            codes[i] = cache[a] = answer_code(a) if code is None else code
+    return np.array(codes, dtype=np.int8)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rmflow import cyclic_gc
 from rmflow.evaluation.input_counts import answers_summary, answers_warning, nan_line, nan_summary
 from rmflow.evaluation.inputs import load_category
 from rmflow.evaluation.memory import check_evaluation_memory
@@ -86,6 +87,11 @@ def short_cots_warning(
 
 def evaluate(settings: Settings) -> dict[str, RunAccuracies]:
     """Per-run accuracies of every category; writes the tables and the summary."""
+    with cyclic_gc.paused():  # the records are millions of acyclic objects
+        return _evaluate(settings)
+
+
+def _evaluate(settings: Settings) -> dict[str, RunAccuracies]:
     start = time.perf_counter()
     per_category: dict[str, RunAccuracies] = {}
     counts = {}

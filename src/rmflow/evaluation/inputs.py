@@ -9,20 +9,19 @@ reward-file order (then test order) is the one reported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rmflow.data import load_records, records_where, validate_records
+from rmflow import fast_records
+from rmflow.data import FAST_SCHEMAS, load_records, records_where, well_formed
 from rmflow.errors import RecordError, UserError
-from rmflow.evaluation.answers import NA, NO_MATCH, answer_code, answer_codes, gold_code
+from rmflow.evaluation.answers import NA, NO_MATCH, answer_codes, gold_code
 from rmflow.evaluation.scores import aggregate, family, flatten, missing_counts, outside_unit_interval
-from rmflow.io import read_records, record_label
-
-_REWARD_TYPES = frozenset({float, int, type(None)})
+from rmflow.io import record_label
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,9 @@ class CategoryData:
     answer_issues: dict[str, Any] = field(default_factory=dict)
     #: model name -> :func:`rmflow.evaluation.scores.missing_counts` of its reward lists
     missing: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the test side of the (q_id, cot_id) join, once per category: (question, cot_id) of every CoT
+    #: sorted, and the order that sorts them (:func:`join_index`)
+    sorted_cots: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------- error messages
@@ -84,25 +86,28 @@ def test_data(
     for rec in records:
         if not rec["cot_ids"]:
             raise UserError(f"{source}: category {category}, q_id {rec['q_id']!r} has no CoTs")
+    parsed = list(chain.from_iterable(rec["parsed_answers"] for rec in records))
     data = CategoryData(
         category=category,
         q_ids=[rec["q_id"] for rec in records],
-        n_cots=np.array([len(rec["cot_ids"]) for rec in records], dtype=np.int64),
-        answers=answer_codes(a for rec in records for a in rec["parsed_answers"]),
+        n_cots=np.fromiter(map(len, (rec["cot_ids"] for rec in records)), dtype=np.int64, count=len(records)),
+        answers=answer_codes(parsed),
         gold=np.array([gold_code(rec["answer"]) for rec in records], dtype=np.int8),
     )
-    data.answer_issues = answer_issues(records, data)
+    data.answer_issues = answer_issues(parsed, data)
     return data, [rec["cot_ids"] for rec in records]
 
 
-def answer_issues(records: list[dict[str, Any]], data: CategoryData) -> dict[str, Any]:
-    """Counts of the answers that are not a single letter A-J (see :attr:`CategoryData.answer_issues`)."""
-    null = sum(a is None for rec in records for a in rec["parsed_answers"])
+def answer_issues(parsed: list[Any], data: CategoryData) -> dict[str, Any]:
+    """Counts of the answers that are not a single letter A-J (see :attr:`CategoryData.answer_issues`);
+    ``parsed``: the parsed answers, flat in test order."""
+    null = parsed.count(None)
     other = int((data.answers == NA).sum()) - null
     examples: list[str] = []
     if other:
-        for a in chain.from_iterable(rec["parsed_answers"] for rec in records):
-            if a is not None and answer_code(a) == NA and repr(a) not in examples:
+        for i in np.flatnonzero(data.answers == NA).tolist():
+            a = parsed[i]
+            if a is not None and repr(a) not in examples:
                 examples.append(repr(a))
                 if len(examples) == 3:
                     break
@@ -115,36 +120,6 @@ test_data.__test__ = False  # a loader, not a pytest test, wherever it is import
 def load_test(data_path: str, category: str) -> tuple[CategoryData, list[list[int]]]:
     """:func:`test_data` of the test set of ``category`` at ``data_path``."""
     return test_data(load_records(data_path, category, "test"), data_path, category)
-
-
-def _quick_rewards(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
-    """``flatten`` of all reward lists if every record certainly meets the ``reward`` schema, else None.
-
-    A conservative stand-in for the per-value checks of :func:`rmflow.data.validate_records`, made of
-    C-level passes (the value types as one set, infinities on the float array): it never accepts what
-    the schema rejects, and whenever it returns None the full validation runs.
-    """
-    seen: set[Any] = set()
-    for rec in records:
-        q_id, ids, rewards = rec.get("q_id"), rec.get("cot_ids"), rec.get("rewards")
-        if not (type(q_id) is int or (type(q_id) is str and q_id)) or q_id in seen:
-            return None
-        seen.add(q_id)
-        if type(ids) is not list or type(rewards) is not list or len(ids) != len(rewards):
-            return None
-        if set(map(type, ids)) - {int} or len(set(ids)) != len(ids) or set(map(type, rewards)) - {list}:
-            return None
-    lists = [lst for rec in records for lst in rec["rewards"]]
-    values = list(chain.from_iterable(lists))
-    if set(map(type, values)) - _REWARD_TYPES:
-        return None
-    try:
-        flat = np.array(values, dtype=np.float64)  # null -> NaN
-    except OverflowError:
-        return None
-    if np.isinf(flat).any():
-        return None
-    return flat, np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
 
 
 def check_probabilities(
@@ -161,7 +136,7 @@ def check_probabilities(
     if kind is None:
         return
     if flat is None or lengths is None:
-        flat, lengths = flatten([lst for rec in records for lst in rec["rewards"]])
+        flat, lengths = flatten(chain.from_iterable(rec["rewards"] for rec in records))
     entry = outside_unit_interval(flat)
     if entry is None:
         return
@@ -178,25 +153,34 @@ def check_probabilities(
     )  # fmt: skip
 
 
-def load_rewards(model: RewardModel, category: str) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
-    """Validated reward records, plus all rewards flat (float64, null -> NaN) and each list's length.
+#: reward files as the evaluation reads them: NaN rewards as null, each CoT's list as a tuple
+REWARDS = replace(
+    FAST_SCHEMAS["reward"],
+    types={**FAST_SCHEMAS["reward"].types, "rewards": list[tuple[float | None, ...]]},
+    nan_field="rewards",
+)
 
-    Hub sets go through :func:`rmflow.data.load_records`. Local files (hundreds of MB for a paper-sized
-    evaluation) are read directly and checked by :func:`_quick_rewards`; only if it has doubts does
-    :func:`rmflow.data.validate_records` run, to raise its precise error (or to accept). Rewards of a
-    model named as a dORM/dPRM/gORM/gPRM must lie in [0, 1] (:func:`check_probabilities`).
+
+def load_rewards(model: RewardModel, category: str) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """Validated reward records, plus all rewards flat (float64, null and NaN -> NaN) and each list's length.
+
+    Local files (hundreds of MB for a paper-sized evaluation) are read by :mod:`rmflow.fast_records`
+    (a NaN reward may come back as null, a list as a tuple) unless it has doubts, then as
+    :func:`rmflow.data.load_records` reads them. Rewards of a model named as a dORM/dPRM/gORM/gPRM must
+    lie in [0, 1] (:func:`check_probabilities`).
     """
     where = records_where(model.source, category, "reward")
-    if not isinstance(where, Path):
-        records = load_records(model.source, category, "reward")
-        flat, lengths = flatten([lst for rec in records for lst in rec["rewards"]])
+    decoded = fast_records.read(where, REWARDS) if isinstance(where, Path) else None
+    if decoded is not None and well_formed("reward", decoded.records):
+        records = decoded.records
+        flat, lengths = flatten(chain.from_iterable(rec["rewards"] for rec in records))
+        if decoded.nulls is not None and decoded.nulls != np.isnan(flat).sum():
+            records = None  # a null outside the rewards
     else:
-        records = read_records(where)
-        quick = _quick_rewards(records)
-        if quick is None:
-            validate_records("reward", records, where)
-            quick = flatten([lst for rec in records for lst in rec["rewards"]])
-        flat, lengths = quick
+        records = None
+    if records is None:
+        records = load_records(model.source, category, "reward")
+        flat, lengths = flatten(chain.from_iterable(rec["rewards"] for rec in records))
     check_probabilities(model, where, records, flat, lengths)
     return records, flat, lengths
 
@@ -216,19 +200,20 @@ def join_index(
         if q is None:
             raise absent_question_error(model, data.category, rec["q_id"], rec["cot_ids"])
         rows.append(q)
-    test_q = np.repeat(np.arange(len(data.q_ids)), data.n_cots)
-    test_c = np.fromiter(chain.from_iterable(cot_ids), dtype=np.int64, count=len(test_q))
-    counts = [len(rec["cot_ids"]) for rec in records]
+    if data.sorted_cots is None:
+        test_q = np.repeat(np.arange(len(data.q_ids)), data.n_cots)
+        test_c = np.fromiter(chain.from_iterable(cot_ids), dtype=np.int64, count=len(test_q))
+        test_order = np.lexsort((test_c, test_q))
+        data.sorted_cots = test_q[test_order], test_c[test_order], test_order
+    test_q, test_c, test_order = data.sorted_cots
+    counts = np.fromiter(map(len, (rec["cot_ids"] for rec in records)), dtype=np.int64, count=len(records))
     reward_q = np.repeat(np.array(rows, dtype=np.int64), counts)
     reward_c = np.fromiter(
-        chain.from_iterable(rec["cot_ids"] for rec in records), dtype=np.int64, count=sum(counts)
+        chain.from_iterable(rec["cot_ids"] for rec in records), dtype=np.int64, count=len(reward_q)
     )
     if len(reward_q) == len(test_q):  # sort both sides by (question, cot_id) and compare
-        test_order = np.lexsort((test_c, test_q))
         reward_order = np.lexsort((reward_c, reward_q))
-        if np.array_equal(test_q[test_order], reward_q[reward_order]) and np.array_equal(
-            test_c[test_order], reward_c[reward_order]
-        ):
+        if np.array_equal(test_q, reward_q[reward_order]) and np.array_equal(test_c, reward_c[reward_order]):
             order = np.empty_like(test_order)
             order[test_order] = reward_order
             return order

@@ -7,7 +7,7 @@ bit for bit; ``prod`` multiplies left to right.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain
 
 import numpy as np
@@ -44,8 +44,9 @@ def default_strategy(model_name: str) -> str:
     )
 
 
-def flatten(reward_lists: Sequence[Sequence[float | None]]) -> tuple[np.ndarray, np.ndarray]:
+def flatten(reward_lists: Iterable[Sequence[float | None]]) -> tuple[np.ndarray, np.ndarray]:
     """All entries as one float64 array (null -> NaN) and the length of every list."""
+    reward_lists = reward_lists if isinstance(reward_lists, list) else list(reward_lists)
     lengths = np.fromiter(map(len, reward_lists), dtype=np.int64, count=len(reward_lists))
     flat = np.array(list(chain.from_iterable(reward_lists)), dtype=np.float64)
     return flat, lengths

@@ -10,8 +10,10 @@ operations over all cells at once:
 * Votes go to bins ``cell * SLOTS + code``: ``np.bincount`` gives the counts and, with the scores as
   weights, the weighted-vote sums. bincount adds its weights in input order, i.e. position by
   position within a cell, exactly as a per-question loop sums them, so ties come out the same.
-* Ties go to the answer seen first *in the subsample's order*: each bin also keeps the first
-  position at which its code appears, and the winner is the tied code with the smallest one.
+* The winner is read back per position: each position gets its answer's count (or sum), and the
+  first position holding the largest one names the answer. That answer has the largest count, and
+  among the tied answers it is the one seen first *in the subsample's order*: the tie rule.
+* At N = 1 every method returns the one sampled CoT's answer.
 """
 
 from __future__ import annotations
@@ -41,21 +43,23 @@ def _padded(data: CategoryData, width: int) -> tuple[np.ndarray, dict[str, np.nd
 
 
 def permutations(data: CategoryData, Ns: Sequence[int], num_runs: int, seed: int) -> np.ndarray:
-    """``(Q, R, K)`` permutation prefixes, K the largest N that some question has more CoTs than."""
+    """``(Q, R, K)`` permutation prefixes, K the largest N that some question has more CoTs than
+    (a question with no more than ``min(Ns)`` CoTs is never subsampled: zeros)."""
     k = max((n for n in Ns if n < data.n_cots.max()), default=0)
+    sampled = np.flatnonzero(data.n_cots > min(Ns))
     perms = np.zeros((len(data.q_ids), num_runs, k), dtype=np.int64)
-    for q, (q_id, n) in enumerate(zip(data.q_ids, data.n_cots.tolist(), strict=True)):
-        if n > min(Ns):
-            length = min(k, n)
-            perms[q, :, :length] = permutation_prefixes(q_id, n, num_runs, seed, length)
+    if k and len(sampled):
+        q_ids = [data.q_ids[q] for q in sampled.tolist()]
+        perms[sampled] = permutation_prefixes(q_ids, data.n_cots[sampled], num_runs, seed, k)
     return perms
 
 
-def _winner(value: np.ndarray, first: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Per cell, the code with the largest ``value`` among seen codes; ties to the smallest ``first``."""
-    value = np.where(seen, value, -np.inf)
-    tied = value == value.max(axis=-1, keepdims=True)
-    return np.where(tied, first, np.iinfo(first.dtype).max).argmin(axis=-1)
+def _first_largest(per_bin: np.ndarray, bins: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per cell, the answer code whose bin value (``per_bin``, flat over cells x SLOTS) is the largest,
+    ties to the answer at the earliest position; ``bins`` and ``codes``: ``(cells, n)`` per position."""
+    per_bin.reshape(-1, SLOTS)[:, PAD] = -np.inf  # padding never wins
+    at = per_bin[bins].argmax(axis=-1)[:, None]
+    return np.take_along_axis(codes, at, axis=-1)[:, 0]
 
 
 def correctness(
@@ -69,13 +73,16 @@ def correctness(
     ``perms`` is :func:`permutations` of the same ``data`` and ``Ns``; its second axis is the runs.
     Methods are MV, Pass@N and every key of ``data.scores``. If ``chosen`` is given, it receives per
     ``(N, score key)`` the ``(Q, R)`` index (within its question) of the CoT that best-of-N picked.
+    A NaN sum of scores wins no vote (unless all are NaN).
     """
-    answers, scores = _padded(data, max(int(data.n_cots.max()), max(Ns)))
+    width = max(int(data.n_cots.max()), max(Ns))
+    answers, scores = _padded(data, width)
+    answers, scores = answers.ravel(), {k: v.ravel() for k, v in scores.items()}
     num_q, num_runs = perms.shape[:2]
     cells = num_q * num_runs
-    gold = data.gold.astype(np.int64)[:, None]  # (Q, 1)
-    rows = np.arange(num_q)[:, None, None]
-    bins_of_cell = (np.arange(cells) * SLOTS).reshape(num_q, num_runs, 1)
+    gold = np.repeat(data.gold.astype(np.int64), num_runs)  # per cell
+    row_start = np.repeat(np.arange(num_q) * width, num_runs)[:, None]  # (cells, 1)
+    cell_bins = (np.arange(cells) * SLOTS)[:, None]
 
     out: dict[Key, np.ndarray] = {}
     for n in Ns:
@@ -84,28 +91,38 @@ def correctness(
             idx = np.where((data.n_cots > n)[:, None, None], perms[:, :, :n], in_order)
         else:  # no question has more than n CoTs
             idx = in_order
-        codes = answers[rows, idx]  # (Q, R, n), subsample order
-        bins = (bins_of_cell + codes).ravel()  # cell-major, then position: the voting order
-        counts = np.bincount(bins, minlength=cells * SLOTS).reshape(num_q, num_runs, SLOTS)
-        seen = counts > 0
-        seen[..., PAD] = False
-        first = np.full(cells * SLOTS, n)
-        np.minimum.at(first, bins, np.broadcast_to(np.arange(n), codes.shape).ravel())
-        first = first.reshape(num_q, num_runs, SLOTS)
-
-        mv = _winner(counts, first, seen) == gold
-        pass_n = (codes == gold[..., None]).any(axis=-1)
+        idx = idx.reshape(cells, n)
+        where = row_start + idx  # flat slot of each position
+        codes = answers[where]  # (cells, n), subsample order
+        if n == 1:  # the one sampled CoT's answer, whatever the method
+            right = (codes[:, 0] == gold).reshape(num_q, num_runs)
+            for table in ("best_of_n", "weighted_vote"):
+                for method in (MV, PASS, *scores):
+                    out[table, n, method] = right
+            if chosen is not None:
+                for name in scores:
+                    chosen[n, name] = idx[:, 0].reshape(num_q, num_runs)
+            continue
+        bins = cell_bins + codes
+        counts = np.bincount(bins.ravel(), minlength=cells * SLOTS).astype(np.float64)
+        mv = (_first_largest(counts, bins, codes) == gold).reshape(num_q, num_runs)
+        pass_n = (codes == gold[:, None]).any(axis=-1).reshape(num_q, num_runs)
         for table in ("best_of_n", "weighted_vote"):
             out[table, n, MV] = mv
             out[table, n, PASS] = pass_n
         for name, model_scores in scores.items():
-            s = model_scores[rows, idx]  # (Q, R, n), -inf on padding
-            best = s.argmax(axis=-1)[..., None]  # first maximum
-            out["best_of_n", n, name] = np.take_along_axis(codes, best, axis=-1)[..., 0] == gold
+            s = model_scores[where]  # (cells, n), -inf on padding
+            best = s.argmax(axis=-1)[:, None]  # the first maximum
+            out["best_of_n", n, name] = (np.take_along_axis(codes, best, axis=-1)[:, 0] == gold).reshape(
+                num_q, num_runs
+            )
             if chosen is not None:
-                chosen[n, name] = np.take_along_axis(idx, best, axis=-1)[..., 0]
-            totals = np.bincount(bins, weights=s.ravel(), minlength=cells * SLOTS)
-            out["weighted_vote", n, name] = _winner(totals.reshape(first.shape), first, seen) == gold
+                chosen[n, name] = np.take_along_axis(idx, best, axis=-1)[:, 0].reshape(num_q, num_runs)
+            totals = np.bincount(bins.ravel(), weights=s.ravel(), minlength=cells * SLOTS)
+            totals[np.isnan(totals)] = -np.inf
+            out["weighted_vote", n, name] = (_first_largest(totals, bins, codes) == gold).reshape(
+                num_q, num_runs
+            )
     return out
 
 

@@ -1,0 +1,146 @@
+"""Local record files read in bulk: msgspec decodes each declared field against its type, and the
+strict reader's checks run over the whole file at once. A file is accepted here only when the strict
+reader (:func:`rmflow.io.read_records`, then :func:`rmflow.data.validate_records`) would accept it and
+give the same values; for anything else :func:`read` returns None and the caller asks the strict
+reader, which then accepts the file or names its problem.
+
+How the strict reader's rules are kept:
+
+* syntax, UTF-8, control characters and lone surrogates: msgspec rejects what Python's ``json``
+  rejects, also inside the values it only skips. ``NaN`` and ``Infinity``, which ``json`` reads,
+  msgspec refuses: such a file goes to the strict reader, except that a schema may name one field
+  whose numbers may be ``NaN`` (:attr:`Schema.nan_field`): there ``NaN`` is read as null, provided
+  every null of the file then lies in that field (:attr:`Decoded.nulls`, a count over the text, for
+  the caller to compare).
+* types: every declared field is decoded with its msgspec type; fields not declared are parsed by the
+  strict parser (:class:`rmflow.strict_json.Parsed`) from their own text, and kept as it gives them.
+* a key given twice within a record: every key of a record ends at one colon and every other colon lies
+  inside a value, so the file's colons equal the records' keys plus the colons inside their values
+  exactly when no key repeats (a key holding a colon is left to the strict reader).
+
+A schema whose fields are all required, numbers or single strings is first tried in one pass that
+admits no other field: then every record holds exactly its declared keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from rmflow.strict_json import Parsed
+
+_RECORD = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_RECORDS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Declared fields (name -> msgspec type), the required ones, the fields whose values hold no
+    strings (their text has no colon to count) and those that hold one string or number at most."""
+
+    types: Mapping[str, Any]
+    required: frozenset[str]
+    numeric: frozenset[str] = frozenset()
+    scalar: frozenset[str] = frozenset()
+    #: a field whose numbers may be NaN, read as null (None: a NaN goes to the strict reader)
+    nan_field: str | None = None
+    decoders: dict[str, msgspec.json.Decoder] = field(init=False, repr=False, compare=False)
+    #: the whole file in one pass, when the fields allow it (see the module docstring)
+    exact: msgspec.json.Decoder | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoders", {k: msgspec.json.Decoder(t) for k, t in self.types.items()})
+        exact = None
+        if self.required == self.types.keys() == self.numeric | self.scalar:
+            record = msgspec.defstruct("Record", list(self.types.items()), forbid_unknown_fields=True)
+            exact = msgspec.json.Decoder(list[record])
+        object.__setattr__(self, "exact", exact)
+
+
+class _Doubt(Exception):
+    """Something the strict reader has to decide."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Records as :func:`read` gives them, and the nulls of the text when NaN was read as null."""
+
+    records: list[dict[str, Any]]
+    #: nulls in the text with every NaN read as null (None: it held no NaN). The caller accepts the
+    #: records only if all of them are the NaN field's: as many as its NaN and null entries.
+    nulls: int | None = None
+
+
+def read(path: Path, schema: Schema) -> Decoded | None:
+    """The records of a local ``.json`` (a list of objects) or ``.jsonl`` file, or None when the strict
+    reader has to decide (see the module docstring). Records hold their declared fields as decoded and
+    their other fields as the strict parser reads them; in :attr:`Schema.nan_field` NaN is None."""
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return None
+    colons = text.count(b":")
+    nulls = None
+    if schema.nan_field is not None and b"NaN" in text:
+        parts = text.split(b"NaN")
+        nulls = len(parts) - 1 + (text.count(b"null") if b"null" in text else 0)
+        text = b"null".join(parts)
+    if schema.exact is not None and path.suffix == ".json":
+        records = _exact(text, schema, colons)
+        if records is not None:
+            return Decoded(records, nulls)
+    try:
+        raw = _raw_records(text, path.suffix == ".jsonl")
+        records = [_decode(rec, schema) for rec in raw]
+        if colons != sum(len(rec) + _colons(rec, schema) for rec in raw):  # a key given twice
+            return None
+    except (msgspec.DecodeError, _Doubt, ValueError, RecursionError):
+        return None
+    return Decoded(records, nulls)
+
+
+def _exact(text: bytes, schema: Schema, colons: int) -> list[dict[str, Any]] | None:
+    """Records holding exactly the declared fields, or None (then the general pass decides)."""
+    assert schema.exact is not None
+    try:
+        records = list(map(msgspec.structs.asdict, schema.exact.decode(text)))
+    except msgspec.DecodeError:
+        return None
+    strings = (rec[k] for rec in records for k in schema.scalar)
+    if colons != len(schema.types) * len(records) or any(isinstance(v, str) and ":" in v for v in strings):
+        return None  # a key given twice, or a colon in a value to count
+    return records
+
+
+def _raw_records(text: bytes, lines: bool) -> list[dict[str, msgspec.Raw]]:
+    if not lines:
+        return _RECORDS.decode(text)
+    # only "\n" ends a line, as for the strict reader; its blank lines are blank here too or rejected
+    return [_RECORD.decode(line) for line in text.split(b"\n") if line.strip()]
+
+
+def _decode(rec: dict[str, msgspec.Raw], schema: Schema) -> dict[str, Any]:
+    if not schema.required <= rec.keys():
+        raise _Doubt
+    out = {}
+    for key, value in rec.items():
+        decoder = schema.decoders.get(key)
+        if decoder is not None:
+            out[key] = decoder.decode(value)
+            continue
+        parsed = Parsed(bytes(value).decode("utf-8"))
+        if parsed.repeated:
+            raise _Doubt
+        out[key] = parsed.value
+    return out
+
+
+def _colons(rec: dict[str, msgspec.Raw], schema: Schema) -> int:
+    """Colons inside the record's values (and keys: any there is a doubt)."""
+    if any(":" in key for key in rec):
+        raise _Doubt
+    return sum(bytes(v).count(b":") for k, v in rec.items() if k not in schema.numeric)
