@@ -10,8 +10,9 @@ How the strict reader's rules are kept:
   rejects, also inside the values it only skips. ``NaN`` and ``Infinity``, which ``json`` reads,
   msgspec refuses: such a file goes to the strict reader, except that a schema may name one field
   whose numbers may be ``NaN`` (:attr:`Schema.nan_field`): there ``NaN`` is read as null, provided
-  every null of the file then lies in that field (:attr:`Decoded.nulls`, a count over the text, for
-  the caller to compare).
+  every null of the file then lies in that field (in one pass of declared fields that admit null
+  nowhere else, by their types; otherwise by :attr:`Decoded.nulls`, a count over the text, for the
+  caller to compare).
 * types: every declared field is decoded with its msgspec type; fields not declared are parsed by the
   strict parser (:class:`rmflow.strict_json.Parsed`) from their own text, and kept as it gives them.
 * a key given twice within a record: every key of a record ends at one colon and every other colon lies
@@ -48,17 +49,30 @@ class Schema:
     scalar: frozenset[str] = frozenset()
     #: a field whose numbers may be NaN, read as null (None: a NaN goes to the strict reader)
     nan_field: str | None = None
+    #: the NaN field's type in a file without null or NaN, tried first (it decodes faster)
+    nan_free: Any = None
     decoders: dict[str, msgspec.json.Decoder] = field(init=False, repr=False, compare=False)
-    #: the whole file in one pass, when the fields allow it (see the module docstring)
+    #: the whole file in one pass, when the fields allow it (see the module docstring); and so for a
+    #: file without null or NaN
     exact: msgspec.json.Decoder | None = field(init=False, repr=False, compare=False)
+    exact_nan_free: msgspec.json.Decoder | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decoders", {k: msgspec.json.Decoder(t) for k, t in self.types.items()})
-        exact = None
+        exact = exact_nan_free = None
         if self.required == self.types.keys() == self.numeric | self.scalar:
-            record = msgspec.defstruct("Record", list(self.types.items()), forbid_unknown_fields=True)
-            exact = msgspec.json.Decoder(list[record])
+            exact = _records_decoder(self.types)
+            if self.nan_field is not None and self.nan_free is not None:
+                exact_nan_free = _records_decoder({**self.types, self.nan_field: self.nan_free})
         object.__setattr__(self, "exact", exact)
+        object.__setattr__(self, "exact_nan_free", exact_nan_free)
+
+
+def _records_decoder(types: Mapping[str, Any]) -> msgspec.json.Decoder:
+    """A list of records holding exactly these fields."""
+    return msgspec.json.Decoder(
+        list[msgspec.defstruct("Record", list(types.items()), forbid_unknown_fields=True)]
+    )
 
 
 class _Doubt(Exception):
@@ -70,8 +84,8 @@ class Decoded:
     """Records as :func:`read` gives them, and the nulls of the text when NaN was read as null."""
 
     records: list[dict[str, Any]]
-    #: nulls in the text with every NaN read as null (None: it held no NaN). The caller accepts the
-    #: records only if all of them are the NaN field's: as many as its NaN and null entries.
+    #: nulls in the text with every NaN read as null, when the caller has to check that all of them are
+    #: the NaN field's (as many as its NaN and null entries); None: nothing to check; 0: no null or NaN
     nulls: int | None = None
 
 
@@ -84,15 +98,19 @@ def read(path: Path, schema: Schema) -> Decoded | None:
     except OSError:
         return None
     colons = text.count(b":")
-    nulls = None
-    if schema.nan_field is not None and b"NaN" in text:
-        parts = text.split(b"NaN")
-        nulls = len(parts) - 1 + (text.count(b"null") if b"null" in text else 0)
-        text = b"null".join(parts)
-    if schema.exact is not None and path.suffix == ".json":
-        records = _exact(text, schema, colons)
+    if schema.exact_nan_free is not None and path.suffix == ".json":
+        records = _exact(text, schema, colons, schema.exact_nan_free)
         if records is not None:
-            return Decoded(records, nulls)
+            return Decoded(records, 0)
+    nan = schema.nan_field is not None and b"NaN" in text
+    if nan:
+        text = text.replace(b"NaN", b"null")
+    if schema.exact is not None and path.suffix == ".json":
+        # a NaN read as null lies in the NaN field, or in a string (left to the next pass), or the
+        # decoding failed: the fields admit null nowhere else
+        records = _exact(text, schema, colons, schema.exact, "null" if nan else None)
+        if records is not None:
+            return Decoded(records)
     try:
         raw = _raw_records(text, path.suffix == ".jsonl")
         records = [_decode(rec, schema) for rec in raw]
@@ -100,19 +118,23 @@ def read(path: Path, schema: Schema) -> Decoded | None:
             return None
     except (msgspec.DecodeError, _Doubt, ValueError, RecursionError):
         return None
-    return Decoded(records, nulls)
+    return Decoded(records, text.count(b"null") if nan else None)
 
 
-def _exact(text: bytes, schema: Schema, colons: int) -> list[dict[str, Any]] | None:
-    """Records holding exactly the declared fields, or None (then the general pass decides)."""
-    assert schema.exact is not None
+def _exact(
+    text: bytes, schema: Schema, colons: int, decoder: msgspec.json.Decoder, unseen: str | None = None
+) -> list[dict[str, Any]] | None:
+    """Records holding exactly the declared fields, or None (then the general pass decides); also None
+    if a string holds ``unseen``."""
     try:
-        records = list(map(msgspec.structs.asdict, schema.exact.decode(text)))
+        records = list(map(msgspec.structs.asdict, decoder.decode(text)))
     except msgspec.DecodeError:
         return None
-    strings = (rec[k] for rec in records for k in schema.scalar)
-    if colons != len(schema.types) * len(records) or any(isinstance(v, str) and ":" in v for v in strings):
+    strings = [v for rec in records for k in schema.scalar if isinstance(v := rec[k], str)]
+    if colons != len(schema.types) * len(records) or any(":" in v for v in strings):
         return None  # a key given twice, or a colon in a value to count
+    if unseen is not None and any(unseen in v for v in strings):
+        return None
     return records
 
 

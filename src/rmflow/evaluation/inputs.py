@@ -48,9 +48,8 @@ class CategoryData:
     answer_issues: dict[str, Any] = field(default_factory=dict)
     #: model name -> :func:`rmflow.evaluation.scores.missing_counts` of its reward lists
     missing: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: the test side of the (q_id, cot_id) join, once per category: (question, cot_id) of every CoT
-    #: sorted, and the order that sorts them (:func:`join_index`)
-    sorted_cots: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    #: the test side of the (q_id, cot_id) join, once per category (:func:`_sorted_keys`)
+    sorted_cots: tuple[int, int, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------- error messages
@@ -158,6 +157,7 @@ REWARDS = replace(
     FAST_SCHEMAS["reward"],
     types={**FAST_SCHEMAS["reward"].types, "rewards": list[tuple[float | None, ...]]},
     nan_field="rewards",
+    nan_free=list[tuple[float, ...]],
 )
 
 
@@ -173,7 +173,8 @@ def load_rewards(model: RewardModel, category: str) -> tuple[list[dict[str, Any]
     decoded = fast_records.read(where, REWARDS) if isinstance(where, Path) else None
     if decoded is not None and well_formed("reward", decoded.records):
         records = decoded.records
-        flat, lengths = flatten(chain.from_iterable(rec["rewards"] for rec in records))
+        lists = chain.from_iterable(rec["rewards"] for rec in records)
+        flat, lengths = flatten(lists, nulls=decoded.nulls != 0)
         if decoded.nulls is not None and decoded.nulls != np.isnan(flat).sum():
             records = None  # a null outside the rewards
     else:
@@ -201,23 +202,36 @@ def join_index(
             raise absent_question_error(model, data.category, rec["q_id"], rec["cot_ids"])
         rows.append(q)
     if data.sorted_cots is None:
-        test_q = np.repeat(np.arange(len(data.q_ids)), data.n_cots)
+        test_q = np.repeat(np.arange(len(data.q_ids), dtype=np.int64), data.n_cots)
         test_c = np.fromiter(chain.from_iterable(cot_ids), dtype=np.int64, count=len(test_q))
-        test_order = np.lexsort((test_c, test_q))
-        data.sorted_cots = test_q[test_order], test_c[test_order], test_order
-    test_q, test_c, test_order = data.sorted_cots
+        data.sorted_cots = _sorted_keys(test_q, test_c, int(test_c.min()), int(test_c.max()))
+    low, high, keys, test_order = data.sorted_cots
     counts = np.fromiter(map(len, (rec["cot_ids"] for rec in records)), dtype=np.int64, count=len(records))
     reward_q = np.repeat(np.array(rows, dtype=np.int64), counts)
     reward_c = np.fromiter(
         chain.from_iterable(rec["cot_ids"] for rec in records), dtype=np.int64, count=len(reward_q)
     )
-    if len(reward_q) == len(test_q):  # sort both sides by (question, cot_id) and compare
-        reward_order = np.lexsort((reward_c, reward_q))
-        if np.array_equal(test_q, reward_q[reward_order]) and np.array_equal(test_c, reward_c[reward_order]):
+    if len(reward_q) == len(keys) and (not len(keys) or low <= reward_c.min() and reward_c.max() <= high):
+        _, _, reward_keys, reward_order = _sorted_keys(reward_q, reward_c, low, high)
+        if np.array_equal(keys, reward_keys):
             order = np.empty_like(test_order)
             order[test_order] = reward_order
             return order
     raise _join_error(data, cot_ids, records, model)
+
+
+def _sorted_keys(
+    q: np.ndarray, c: np.ndarray, low: int, high: int
+) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """``(low, high, keys, order)``: the ``(question, cot_id)`` pairs (cot_ids in ``[low, high]``, unique
+    per question) sorted, as one integer each where they fit, and the order that sorts them."""
+    span = high - low + 1
+    if span * (int(q.max(initial=0)) + 1) < 2**62:
+        keys = q * span + (c - low)
+        order = np.argsort(keys)
+        return low, high, keys[order], order
+    order = np.lexsort((c, q))
+    return low, high, np.stack((q[order], c[order])), order
 
 
 def load_scores(data: CategoryData, cot_ids: list[list[int]], model: RewardModel) -> np.ndarray:

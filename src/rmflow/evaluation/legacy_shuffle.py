@@ -42,9 +42,12 @@ def _seed(seeds: np.ndarray, key: np.ndarray) -> None:
         np.add(tmp, np.uint32(k), out=key[k])
 
 
-def _twist(key: np.ndarray, lo: int, hi: int, out: np.ndarray, y: np.ndarray, t: np.ndarray) -> None:
-    """Twist words ``lo:hi`` of ``key`` (inside one of :data:`_BLOCKS`) in place; tempered into ``out``
-    (``y``, ``t``: scratch of the same shape)."""
+def _twist(
+    key: np.ndarray, lo: int, hi: int, out: np.ndarray, y: np.ndarray, t: np.ndarray, keep: bool = True
+) -> None:
+    """Twist words ``lo:hi`` of ``key`` (inside one of :data:`_BLOCKS`), tempered into ``out`` (``y``,
+    ``t``: scratch of the same shape); the new words replace the old ones if ``keep`` (later words read
+    them)."""
     following = key[lo + 1 : hi + 1] if hi < WORDS else key[:1]
     ahead = (lo + SHIFT) % WORDS
     np.bitwise_and(key[lo:hi], _UPPER, out=y)
@@ -55,7 +58,8 @@ def _twist(key: np.ndarray, lo: int, hi: int, out: np.ndarray, y: np.ndarray, t:
     y >>= 1
     y ^= t
     y ^= key[ahead : ahead + hi - lo]
-    key[lo:hi] = y
+    if keep:
+        key[lo:hi] = y
     np.right_shift(y, 11, out=t)
     y ^= t
     np.left_shift(y, 7, out=t)
@@ -86,9 +90,8 @@ def outputs(seeds: np.ndarray, draws: int) -> np.ndarray:
                     m = min(_ROWS, hi - start, draws - row)
                     if m <= 0:
                         break
-                    _twist(
-                        state, start, start + m, out[row : row + m, c0:c1], y[:m, : c1 - c0], t[:m, : c1 - c0]
-                    )
+                    scratch = y[:m, : c1 - c0], t[:m, : c1 - c0]
+                    _twist(state, start, start + m, out[row : row + m, c0:c1], *scratch, keep=draws > _GAP)
                     row += m
     return out
 

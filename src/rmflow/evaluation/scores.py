@@ -44,12 +44,17 @@ def default_strategy(model_name: str) -> str:
     )
 
 
-def flatten(reward_lists: Iterable[Sequence[float | None]]) -> tuple[np.ndarray, np.ndarray]:
-    """All entries as one float64 array (null -> NaN) and the length of every list."""
+def flatten(
+    reward_lists: Iterable[Sequence[float | None]], nulls: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """All entries as one float64 array (null -> NaN) and the length of every list (``nulls=False``: the
+    lists hold numbers only)."""
     reward_lists = reward_lists if isinstance(reward_lists, list) else list(reward_lists)
     lengths = np.fromiter(map(len, reward_lists), dtype=np.int64, count=len(reward_lists))
-    flat = np.array(list(chain.from_iterable(reward_lists)), dtype=np.float64)
-    return flat, lengths
+    values = chain.from_iterable(reward_lists)
+    if nulls:
+        return np.array(list(values), dtype=np.float64), lengths
+    return np.fromiter(values, dtype=np.float64, count=int(lengths.sum())), lengths
 
 
 def aggregate(flat: np.ndarray, lengths: np.ndarray, strategy: str) -> np.ndarray:
@@ -67,6 +72,8 @@ def aggregate(flat: np.ndarray, lengths: np.ndarray, strategy: str) -> np.ndarra
         scores[given] = flat[ends[given] - 1]
     elif strategy == "mean":
         # rows of equal length as one 2-D block: the same summation order as np.mean on each list
+        if given.all() and (lengths == lengths[0]).all():  # all of one length: the block is the array
+            return flat.reshape(len(lengths), int(lengths[0])).mean(axis=1)
         for length in np.unique(lengths[given]):
             rows = np.flatnonzero(lengths == length)
             scores[rows] = flat[starts[rows, None] + np.arange(length)].mean(axis=1)

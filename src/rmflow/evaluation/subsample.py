@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rmflow.evaluation import md5_batch
 from rmflow.evaluation.legacy_shuffle import shuffled_prefixes
 
 
@@ -24,15 +25,28 @@ def run_seed(seed: int, run: int, q_id: object) -> int:
 
 
 def run_seeds(q_ids: Sequence[object], num_runs: int, seed: int) -> np.ndarray:
-    """``(Q, num_runs)`` uint32: :func:`run_seed` of every question and run."""
-    md5 = hashlib.md5
-    prefixes = [f"{seed}_{run}_".encode() for run in range(num_runs)]
-    digests = b"".join(
-        md5(prefix + suffix).digest()[:4]
-        for suffix in (str(q).encode() for q in q_ids)
-        for prefix in prefixes
+    """``(Q, num_runs)`` uint32: :func:`run_seed` of every question and run, the MD5s computed together
+    (:mod:`md5_batch`; a message too long for one block by ``hashlib``)."""
+    runs = [f"{seed}_{run}_".encode() for run in range(num_runs)]
+    questions = [str(q).encode() for q in q_ids]
+    run_len = np.array([len(r) for r in runs])
+    q_len = np.array([len(q) for q in questions])
+    messages = np.zeros((len(questions), num_runs, 64), dtype=np.uint8)
+    for size in np.unique(run_len).tolist():  # the runs whose prefix has this size
+        cols = np.flatnonzero(run_len == size)
+        messages[:, cols, :size] = np.frombuffer(b"".join(runs[r] for r in cols), np.uint8).reshape(-1, size)
+        for q_size in np.unique(q_len).tolist():
+            rows = np.flatnonzero(q_len == q_size)
+            if size + q_size <= md5_batch.MAX_BYTES:
+                text = np.frombuffer(b"".join(questions[q] for q in rows), np.uint8).reshape(-1, 1, q_size)
+                messages[rows[:, None], cols, size : size + q_size] = text
+    lengths = run_len[None, :] + q_len[:, None]
+    out = md5_batch.first_words(md5_batch.blocks(messages.reshape(-1, 64), lengths.ravel())).reshape(
+        lengths.shape
     )
-    return np.frombuffer(digests, dtype=">u4").astype(np.uint32).reshape(len(q_ids), num_runs)
+    for q, run in zip(*np.nonzero(lengths > md5_batch.MAX_BYTES), strict=True):
+        out[q, run] = run_seed(seed, int(run), q_ids[q])
+    return out
 
 
 def permutation_prefixes(

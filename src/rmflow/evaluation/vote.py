@@ -57,7 +57,7 @@ def permutations(data: CategoryData, Ns: Sequence[int], num_runs: int, seed: int
 def _first_largest(per_bin: np.ndarray, bins: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Per cell, the answer code whose bin value (``per_bin``, flat over cells x SLOTS) is the largest,
     ties to the answer at the earliest position; ``bins`` and ``codes``: ``(cells, n)`` per position."""
-    per_bin.reshape(-1, SLOTS)[:, PAD] = -np.inf  # padding never wins
+    per_bin.reshape(-1, SLOTS)[:, PAD] = -1 if per_bin.dtype.kind == "i" else -np.inf  # padding never wins
     at = per_bin[bins].argmax(axis=-1)[:, None]
     return np.take_along_axis(codes, at, axis=-1)[:, 0]
 
@@ -83,6 +83,8 @@ def correctness(
     gold = np.repeat(data.gold.astype(np.int64), num_runs)  # per cell
     row_start = np.repeat(np.arange(num_q) * width, num_runs)[:, None]  # (cells, 1)
     cell_bins = (np.arange(cells) * SLOTS)[:, None]
+    gold_bin = np.where(gold >= 0, cell_bins[:, 0] + gold, 0)  # a gold that matches nothing: never counted
+    with_nan = {name for name, v in data.scores.items() if np.isnan(v).any()}
 
     out: dict[Key, np.ndarray] = {}
     for n in Ns:
@@ -104,9 +106,9 @@ def correctness(
                     chosen[n, name] = idx[:, 0].reshape(num_q, num_runs)
             continue
         bins = cell_bins + codes
-        counts = np.bincount(bins.ravel(), minlength=cells * SLOTS).astype(np.float64)
+        counts = np.bincount(bins.ravel(), minlength=cells * SLOTS)
+        pass_n = ((counts[gold_bin] > 0) & (gold >= 0)).reshape(num_q, num_runs)
         mv = (_first_largest(counts, bins, codes) == gold).reshape(num_q, num_runs)
-        pass_n = (codes == gold[:, None]).any(axis=-1).reshape(num_q, num_runs)
         for table in ("best_of_n", "weighted_vote"):
             out[table, n, MV] = mv
             out[table, n, PASS] = pass_n
@@ -119,7 +121,8 @@ def correctness(
             if chosen is not None:
                 chosen[n, name] = np.take_along_axis(idx, best, axis=-1)[:, 0].reshape(num_q, num_runs)
             totals = np.bincount(bins.ravel(), weights=s.ravel(), minlength=cells * SLOTS)
-            totals[np.isnan(totals)] = -np.inf
+            if name in with_nan:
+                totals[np.isnan(totals)] = -np.inf
             out["weighted_vote", n, name] = (_first_largest(totals, bins, codes) == gold).reshape(
                 num_q, num_runs
             )
