@@ -1,15 +1,19 @@
-"""End-to-end timing of ``rmflow evaluate`` against the per-question reference implementation.
+"""``rmflow evaluate`` side by side with the evaluation of an earlier commit, by CPU time.
 
 Generates a paper-sized synthetic evaluation (14 categories x 150 questions x 128 CoTs, four reward
 models: dORM/dPRM step lists, gORM/gPRM 10-sample lists with some NaN and null) as files in a temporary
-directory, then runs, each as a fresh process (interpreter start and loading included):
+directory. The baseline is ``rmflow evaluate`` of another commit (``--baseline REV``, default the commit
+before the bulk reading and vectorised shuffles), checked out by this script as a ``git worktree``; the
+candidate is this checkout. Both run as fresh processes with the same interpreter and packages
+(interpreter start and loading included), alternately, ``--repeat`` times; the script checks that every
+run wrote identical CSVs and prints the median CPU times (user + system of the child) and their ratio.
+CPU time is the figure to read on a shared machine; wall times are printed too.
 
-* ``rmflow evaluate ...`` (the vectorized evaluator), and
-* ``python -m rmflow.evaluation.reference ...`` (a plain loop over docs/formats.md's rules),
+``--oracle`` also times the plain per-question loop of ``rmflow.evaluation.reference`` once: a test
+oracle written for clarity (several times slower than any real implementation), not a baseline.
 
-checks that both wrote identical CSVs and prints both wall times and the speed-up.
-
-    python benchmarks/bench_evaluate.py [--questions 150] [--cots 128] [--num_runs 100] [--keep DIR]
+    python benchmarks/bench_evaluate.py [--baseline REV] [--repeat 5] [--oracle] [--keep DIR]
+        [--questions 150] [--cots 128] [--num_runs 100]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,23 +108,29 @@ def _run(cmd: list[str]) -> tuple[float, float]:
 
 
 def _breakdown(root: Path, num_runs: int) -> dict[str, float]:
-    """CPU seconds of the vectorized path's parts, in this process."""
+    """CPU seconds of the candidate's parts, in this process."""
+    from rmflow import cyclic_gc
     from rmflow.evaluation import vote
-    from rmflow.evaluation.inputs import RewardModel, load_category
+    from rmflow.evaluation.inputs import RewardModel, load_scores, load_test
 
     models = [RewardModel(m, str(root / m), s) for m, s in MODELS]
-    parts = dict.fromkeys(("load + join", "permutations", "voting"), 0.0)
+    parts = dict.fromkeys(("test sets", "reward sets + join", "permutations", "voting"), 0.0)
     Ns = (1, 2, 4, 8, 16)
-    for cat in CATEGORIES:
-        t = time.process_time()
-        data = load_category(str(root / "test"), cat, models)
-        parts["load + join"] += time.process_time() - t
-        t = time.process_time()
-        perms = vote.permutations(data, Ns, num_runs, 42)
-        parts["permutations"] += time.process_time() - t
-        t = time.process_time()
-        vote.accuracies(data, Ns, perms)
-        parts["voting"] += time.process_time() - t
+    with cyclic_gc.paused():
+        for cat in CATEGORIES:
+            t = time.process_time()
+            data, cot_ids = load_test(str(root / "test"), cat)
+            parts["test sets"] += time.process_time() - t
+            t = time.process_time()
+            for model in models:
+                data.scores[model.name] = load_scores(data, cot_ids, model)
+            parts["reward sets + join"] += time.process_time() - t
+            t = time.process_time()
+            perms = vote.permutations(data, Ns, num_runs, 42)
+            parts["permutations"] += time.process_time() - t
+            t = time.process_time()
+            vote.accuracies(data, Ns, perms)
+            parts["voting"] += time.process_time() - t
     return parts
 
 
@@ -151,37 +162,116 @@ def add_input_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--keep", help="generate into (or reuse) this directory instead of a temporary one")
 
 
+#: the commit before the evaluation read its inputs in bulk and drew its shuffles as array operations
+BASELINE = "fe8344c"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True).stdout
+
+
+def checkout(rev: str, where: Path) -> str:
+    """A detached ``git worktree`` of ``rev`` at ``where``; its commit hash."""
+    _git("worktree", "add", "--detach", "--force", str(where), rev)
+    return _git("-C", str(where), "rev-parse", "--short", "HEAD").strip()
+
+
+def evaluate_command(src: Path) -> tuple[list[str], dict[str, str]]:
+    """``rmflow evaluate`` of the package under ``src``: its console entry point, with ``src`` first on
+    the path (so this interpreter's installed copy is not the one imported)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
+    code = "import sys; from rmflow.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code, "evaluate"], env
+
+
+def _run_in(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """:func:`_run` with an environment."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd[:4])} ... failed:\n{proc.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _same_tables(a: Path, b: Path) -> None:
+    for name in ("best_of_n.csv", "weighted_vote.csv"):
+        if (a / name).read_bytes() != (b / name).read_bytes():
+            sys.exit(f"MISMATCH: {a / name} differs from {b / name}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_input_arguments(ap)
+    ap.add_argument("--baseline", default=BASELINE, help="commit (or any git revision) to compare with")
+    ap.add_argument("--repeat", type=int, default=5, help="baseline / candidate pairs, run alternately")
+    ap.add_argument("--oracle", action="store_true", help="also time the reference loop (a test oracle)")
     args = ap.parse_args()
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_evaluate."))
+    tree = Path(tempfile.mkdtemp(prefix="bench_evaluate_baseline."))
     try:
         flags = prepare(root, args.questions, args.cots, args.num_runs)
-        rmflow = rmflow_executable()
-        fast_wall, fast_cpu = _run([rmflow, "evaluate", *flags, "--output_dir", str(root / "out_fast")])
-        print(f"rmflow evaluate (vectorized):  wall {fast_wall:7.2f} s  cpu {fast_cpu:7.2f} s", flush=True)
-        ref_wall, ref_cpu = _run(
-            [
-                sys.executable,
-                "-m",
-                "rmflow.evaluation.reference",
-                *flags,
-                "--output_dir",
-                str(root / "out_ref"),
-            ]
+        base_rev = checkout(args.baseline, tree / "src_tree")
+        head = _git("rev-parse", "--short", "HEAD").strip()
+        dirty = " with uncommitted changes" if _git("status", "--porcelain", "--untracked-files=no") else ""
+        print(f"baseline:  rmflow evaluate of commit {base_rev} (--baseline {args.baseline}), a git worktree")
+        print(f"candidate: rmflow evaluate of this checkout (commit {head}{dirty})")
+        runs = {
+            "baseline": evaluate_command(tree / "src_tree" / "src"),
+            "candidate": evaluate_command(REPO / "src"),
+        }
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+        for i in range(args.repeat):
+            for name, (cmd, env) in runs.items():
+                out = root / f"out_{name}"
+                times[name].append(_run_in([*cmd, *flags, "--output_dir", str(out)], env))
+            _same_tables(root / "out_baseline", root / "out_candidate")
+            print(
+                f"pair {i + 1}/{args.repeat}: "
+                + ", ".join(f"{n} cpu {t[-1][1]:.2f} s (wall {t[-1][0]:.2f} s)" for n, t in times.items()),
+                flush=True,
+            )
+        print("CSV files identical in every pair: yes")
+        med = {
+            n: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
+            for n, t in times.items()
+        }
+        for name, (wall, cpu) in med.items():
+            print(f"median {name:9s}: cpu {cpu:6.2f} s  wall {wall:6.2f} s")
+        ratio = med["candidate"][1] / med["baseline"][1]
+        print(
+            f"candidate / baseline by cpu: {ratio:.3f} ({1 / ratio:.1f}x faster; target <= 0.40); "
+            f"by wall: {med['candidate'][0] / med['baseline'][0]:.3f}"
         )
-        print(f"reference loop:                wall {ref_wall:7.2f} s  cpu {ref_cpu:7.2f} s")
-        for name in ("best_of_n.csv", "weighted_vote.csv"):
-            fast, ref = (root / d / name for d in ("out_fast", "out_ref"))
-            if fast.read_text() != ref.read_text():
-                sys.exit(f"MISMATCH: {fast} differs from {ref}")
-        print("CSV files identical: yes")
-        print(f"speed-up: wall {ref_wall / fast_wall:.1f}x  cpu {ref_cpu / fast_cpu:.1f}x  (target >= 20x)")
         parts = _breakdown(root, args.num_runs)
-        print("vectorized path, CPU s by part:", ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
+        print(
+            "candidate, CPU s by part (in this process):", ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+        )
+        if args.oracle:
+            ref_wall, ref_cpu = _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "rmflow.evaluation.reference",
+                    *flags,
+                    "--output_dir",
+                    str(root / "out_ref"),
+                ]
+            )
+            _same_tables(root / "out_candidate", root / "out_ref")
+            print(
+                f"reference loop (a test oracle, not a baseline): cpu {ref_cpu:.2f} s  wall {ref_wall:.2f} s; "
+                "CSV files identical: yes"
+            )
     finally:
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree / "src_tree")], check=False
+        )
+        shutil.rmtree(tree, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
 

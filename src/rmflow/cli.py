@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,10 @@ DISPATCH: dict[str, tuple[str, dict[str, str]]] = {
         {"d": "rmflow.discriminative.reward", "g": "rmflow.generative.reward"},
     ),
 }
+
+
+#: stages that multiply no matrices: OpenBLAS's worker threads would only cost CPU time to start
+NO_MATRIX_ALGEBRA = frozenset({"evaluate"})
 
 
 def _add_dispatch_common(p: argparse.ArgumentParser) -> None:
@@ -97,6 +102,8 @@ def _stage_of(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     configure()  # progress lines instead of bars in log files; before any library is imported
+    if _stage_of(argv) in NO_MATRIX_ALGEBRA:  # before numpy loads OpenBLAS
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser(_stage_of(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -239,8 +239,9 @@ def load_scores(data: CategoryData, cot_ids: list[list[int]], model: RewardModel
     ``data.missing``."""
     records, flat, lengths = load_rewards(model, data.category)
     order = join_index(data, cot_ids, records, model)
-    data.missing[model.name] = missing_counts(flat, lengths)
-    return aggregate(flat, lengths, model.strategy)[order]
+    nan = np.isnan(flat)
+    data.missing[model.name] = missing_counts(flat, lengths, nan)
+    return aggregate(flat, lengths, model.strategy, nan)[order]
 
 
 def _join_error(

@@ -29,8 +29,9 @@ def family(model_name: str) -> str | None:
 
 def outside_unit_interval(flat: np.ndarray) -> int | None:
     """Index of the first entry of ``flat`` below 0 or above 1 (NaN is neither), or None."""
-    bad = (flat < 0.0) | (flat > 1.0)
-    return int(bad.argmax()) if bad.any() else None
+    if not flat.size or (np.fmin.reduce(flat) >= 0.0 and np.fmax.reduce(flat) <= 1.0):  # NaN ignored
+        return None
+    return int(((flat < 0.0) | (flat > 1.0)).argmax())
 
 
 def default_strategy(model_name: str) -> str:
@@ -57,11 +58,16 @@ def flatten(
     return np.fromiter(values, dtype=np.float64, count=int(lengths.sum())), lengths
 
 
-def aggregate(flat: np.ndarray, lengths: np.ndarray, strategy: str) -> np.ndarray:
-    """One score per list, given the concatenated entries ``flat`` and each list's length."""
+def aggregate(
+    flat: np.ndarray, lengths: np.ndarray, strategy: str, nan: np.ndarray | None = None
+) -> np.ndarray:
+    """One score per list, given the concatenated entries ``flat`` and each list's length (``nan``:
+    ``np.isnan(flat)``, when at hand)."""
     if strategy not in STRATEGIES:
         raise UserError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
-    flat = np.where(np.isnan(flat), MISSING, flat)
+    nan = np.isnan(flat) if nan is None else nan
+    if nan.any():
+        flat = np.where(nan, MISSING, flat)
     scores = np.full(len(lengths), MISSING)
     ends = np.cumsum(lengths)
     starts = ends - lengths
@@ -82,17 +88,19 @@ def aggregate(flat: np.ndarray, lengths: np.ndarray, strategy: str) -> np.ndarra
     return scores
 
 
-def missing_counts(flat: np.ndarray, lengths: np.ndarray) -> dict[str, int]:
+def missing_counts(flat: np.ndarray, lengths: np.ndarray, nan: np.ndarray | None = None) -> dict[str, int]:
     """Reward entries that are NaN or null (``nan`` of ``entries``, each counted as 0.5) and reward lists
-    without any score (``unscored`` of ``lists``: empty or all NaN, scored 0.5)."""
-    nan = np.isnan(flat)
+    without any score (``unscored`` of ``lists``: empty or all NaN, scored 0.5); ``nan``:
+    ``np.isnan(flat)``, when at hand."""
+    nan = np.isnan(flat) if nan is None else nan
+    missing = int(nan.sum())
     given = lengths > 0
-    valid = np.zeros(len(lengths), dtype=np.int64)
-    if given.any():  # empty lists add no entries, so the non-empty starts delimit every segment
+    valid = given.astype(np.int64)
+    if missing and given.any():  # empty lists add no entries, so the non-empty starts delimit every segment
         valid[given] = np.add.reduceat((~nan).astype(np.int64), (np.cumsum(lengths) - lengths)[given])
     return {
         "entries": int(flat.size),
-        "nan": int(nan.sum()),
+        "nan": missing,
         "lists": len(lengths),
         "unscored": int((valid == 0).sum()),
     }

@@ -54,9 +54,12 @@ def permutation_prefixes(
 ) -> np.ndarray:
     """``(Q, num_runs, length)`` int64: the first ``min(length, n)`` entries of each run's permutation
     of a question's ``n`` CoTs (zeros beyond)."""
-    out = np.zeros((len(q_ids), num_runs, length), dtype=np.int64)
     seeds = run_seeds(q_ids, num_runs, seed)
-    for n in np.unique(n_cots).tolist():
+    sizes = np.unique(n_cots).tolist()
+    if len(sizes) == 1 and sizes[0] >= length:  # one shuffle size: no gaps to fill
+        return shuffled_prefixes(seeds.ravel(), sizes[0], length).reshape(len(q_ids), num_runs, length)
+    out = np.zeros((len(q_ids), num_runs, length), dtype=np.int64)
+    for n in sizes:
         rows = np.flatnonzero(n_cots == n)
         k = min(length, n)
         out[rows, :, :k] = shuffled_prefixes(seeds[rows].ravel(), n, k).reshape(len(rows), num_runs, k)

@@ -47,6 +47,8 @@ def permutations(data: CategoryData, Ns: Sequence[int], num_runs: int, seed: int
     (a question with no more than ``min(Ns)`` CoTs is never subsampled: zeros)."""
     k = max((n for n in Ns if n < data.n_cots.max()), default=0)
     sampled = np.flatnonzero(data.n_cots > min(Ns))
+    if k and len(sampled) == len(data.q_ids):
+        return permutation_prefixes(data.q_ids, data.n_cots, num_runs, seed, k)
     perms = np.zeros((len(data.q_ids), num_runs, k), dtype=np.int64)
     if k and len(sampled):
         q_ids = [data.q_ids[q] for q in sampled.tolist()]
