@@ -1,11 +1,10 @@
-"""The N = 1 short cut of the selection pass agrees with the evaluator cell for cell."""
+"""At N = 1 the evaluator returns the one sampled CoT for every selection rule, whatever its scores."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rmflow.analysis.selection import single_cot_correctness
 from rmflow.evaluation.answers import NUM_CODES
 from rmflow.evaluation.inputs import CategoryData
 from rmflow.evaluation.vote import correctness, permutations
@@ -30,17 +29,18 @@ def _category(rng: np.random.Generator, sizes: tuple[int, ...] = (1, 2, 5, 9)) -
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("sizes", [(1, 2, 5, 9), (1,)])
-def test_single_cot_short_cut_matches_the_evaluator(seed: int, sizes: tuple[int, ...]) -> None:
+def test_one_cot_is_every_rules_choice(seed: int, sizes: tuple[int, ...]) -> None:
     data = _category(np.random.default_rng(seed), sizes)
     Ns = [1, 2, 4]
     perms = permutations(data, Ns, 7, seed)
-    expected_chosen: dict[tuple[int, str], np.ndarray] = {}
-    expected = correctness(data, [1], perms, chosen=expected_chosen)
     chosen: dict[tuple[int, str], np.ndarray] = {}
-    got = single_cot_correctness(data, perms, {"kept", "nan"}, chosen)
-    assert got.keys() == expected.keys()
-    for key, cells in expected.items():
-        np.testing.assert_array_equal(got[key], cells, err_msg=str(key))
-    assert chosen.keys() == {(1, "kept"), (1, "nan")}
-    for key in chosen:
-        np.testing.assert_array_equal(chosen[key], expected_chosen[key])
+    cells = correctness(data, Ns, perms, chosen=chosen)
+    first = perms[:, :, 0] if perms.shape[2] else np.zeros(perms.shape[:2], dtype=np.int64)
+    sampled = np.where(data.n_cots[:, None] > 1, first, 0)  # the CoT each (question, run) samples
+    starts = np.cumsum(data.n_cots) - data.n_cots
+    right = data.answers[starts[:, None] + sampled] == data.gold[:, None]
+    for key in [k for k in cells if k[1] == 1]:
+        np.testing.assert_array_equal(cells[key], right, err_msg=str(key))
+    for name in data.scores:
+        np.testing.assert_array_equal(chosen[1, name], sampled)
+    assert {k[2] for k in cells if k[1] == 1} == {"MV", "Pass@N", *data.scores}

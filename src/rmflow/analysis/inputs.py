@@ -212,9 +212,10 @@ def load_analysis_category(
         for replica, reward_model in sources:
             rewards, flat, lengths = load_rewards(reward_model, category)
             order = join_index(data, cot_ids, rewards, reward_model)
+            nan = np.isnan(flat)
             for s in sets:
                 if s.model == model.name and s.replica == replica:
-                    data.scores[s.key] = aggregate(flat, lengths, s.strategy)[order]
+                    data.scores[s.key] = aggregate(flat, lengths, s.strategy, nan)[order]
             if replica == 0 and np.array_equal(lengths[order], n_steps):  # one P(+) per step
                 cat.predicted_error[model.name] = first_error_steps(flat, lengths, threshold)[order]
     return cat

@@ -14,15 +14,13 @@ macro averages over the group's categories, as the seed's ``Overall``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from rmflow.analysis.inputs import AnalysisCategory, ScoreSet
 from rmflow.analysis.metrics import pass_at_k
 from rmflow.categories import CATEGORIES
-from rmflow.evaluation.inputs import CategoryData
-from rmflow.evaluation.report import Key
 from rmflow.evaluation.vote import correctness, permutations
 from rmflow.names import BEST_OF_N, MAJORITY, MV, ORACLE, PASS, PASS_K, TABLES, UNBIASED
 
@@ -80,28 +78,6 @@ class CategorySelection:
     chosen_correct: dict[tuple[int, str], np.ndarray]  # (N, set key) -> (Q, R) bool
 
 
-def single_cot_correctness(
-    data: CategoryData,
-    perms: np.ndarray,
-    choice_keys: set[str],
-    chosen: dict[tuple[int, str], np.ndarray],
-) -> dict[Key, np.ndarray]:
-    """:func:`~rmflow.evaluation.vote.correctness` at N = 1, where every selection rule returns the one
-    sampled CoT (the permutation's first, or the only one): a score set's best-of-N and weighted vote
-    are MV's, and its choice (kept for ``choice_keys``) is that CoT. The evaluator still votes for any
-    set with a NaN score (a NaN weight wins no vote)."""
-    run = {k: v for k, v in data.scores.items() if np.isnan(v).any()}
-    cells = correctness(replace(data, scores=run), [1], perms, chosen=chosen)
-    first = perms[:, :, 0] if perms.shape[2] else np.zeros(perms.shape[:2], dtype=np.int64)
-    sampled = np.where(data.n_cots[:, None] > 1, first, 0)
-    for key in data.scores.keys() - run.keys():
-        for selection in SELECTIONS:
-            cells[selection, 1, key] = cells[selection, 1, MV]
-        if key in choice_keys:
-            chosen[1, key] = sampled
-    return cells
-
-
 def select(
     cat: AnalysisCategory,
     series: Sequence[Series],
@@ -115,10 +91,7 @@ def select(
     data = cat.data
     chosen: dict[tuple[int, str], np.ndarray] = {}
     perms = permutations(data, Ns, num_runs, seed)
-    larger = [n for n in Ns if n > 1]
-    cells = correctness(data, larger, perms, chosen=chosen) if larger else {}
-    if 1 in Ns:
-        cells |= single_cot_correctness(data, perms, choice_keys, chosen)
+    cells = correctness(data, Ns, perms, chosen=chosen)
     n_correct = np.add.reduceat(cat.correct.astype(np.int64), cat.starts)
     num_q = len(data.q_ids)
     runs = np.empty((num_runs, len(series)))
