@@ -113,6 +113,11 @@ def _process_note(s: AnalysisSettings, cats: dict[str, Any], models: list[str]) 
 
 def analyze(s: AnalysisSettings) -> dict[str, Any]:
     """Run every analysis; write tables, figures and ``summary.json``; return the summary."""
+    with cyclic_gc.paused():  # the records and the tables are millions of fresh acyclic objects
+        return _analyze(s)
+
+
+def _analyze(s: AnalysisSettings) -> dict[str, Any]:
     ev = s.evaluation
     timer = Timer()
     sets = score_sets(ev.models, s.replicas)
@@ -133,49 +138,48 @@ def analyze(s: AnalysisSettings) -> dict[str, Any]:
         cats[category] = cat
         selections[category] = select(cat, series, ev.Ns, ev.num_runs, ev.seed, {x.key for x in own})
         timer.lap("selection")
-    with cyclic_gc.paused():  # the tables are about a million fresh acyclic objects
-        # the resampling matrix products run back to back, right before the uncertainty tables: BLAS
-        # worker threads keep spinning for a while after each product, which between categories would
-        # burn a CPU during the next category's loading
-        for category, sel in selections.items():
-            resamples[category] = CategoryResamples.draw(sel.p, category, ev.seed, s.bootstrap, s.bootstrap)
-        timer.lap("bootstrap")
-        grouping = groups(ev.categories)
-        name = s.test_name
-        tables: dict[str, tuple[list[str], list[list[object]]]] = {
-            "accuracy": (ACCURACY_HEADER, accuracy_rows(name, series, selections, resamples, grouping)),
-            "comparisons": (
-                COMPARISON_HEADER,
-                comparison_rows(name, series, resamples, grouping, strategies, ev.Ns),
-            ),
-        }
-        timer.lap("uncertainty")
-        verifier, reliability, auroc_of = verifier_tables(name, cats, grouping, sets, s.ece_bins)
-        process = process_rows(name, cats, grouping, list(strategies), s.error_threshold)
-        tables |= {
-            "verifier": (VERIFIER_HEADER, verifier),
-            "reliability": (RELIABILITY_HEADER, reliability),
-            "process": (PROCESS_HEADER, process),
-        }
-        timer.lap("verifier")
-        tables["length"] = (LENGTH_HEADER, length_rows(name, cats, selections, own, ev.Ns, s.length_buckets))
-        timer.lap("length")
-        tables["replicas"] = (
-            REPLICA_HEADER,
-            replica_rows(name, series, sets, strategies, selections, grouping, auroc_of, ev.Ns),
-        )
-        timer.lap("replicas")
-        # tables, figures and summary: all or none (a full disk or a failing figure changes nothing)
-        with staged_dirs(s.output_dir, s.plot_dir, last=("summary.json",)) as (table_dir, plot_dir):
-            for table, (header, rows) in tables.items():
-                write_csv(table_dir / f"{table}.csv", header, rows)
-            timer.lap("write tables")
-            note = _process_note(s, cats, list(strategies))
-            staged = write_figures(s, tables, strategies, grouping, note, plot_dir)
-            plots = [s.plot_dir / p.relative_to(plot_dir) for p in staged]
-            timer.lap("figures")
-            summary = _summary(s, cats, sets, tables, plots, note, timer)
-            write_json(table_dir / "summary.json", summary, indent=2)
+    # the resampling matrix products run back to back, right before the uncertainty tables: BLAS
+    # worker threads keep spinning for a while after each product, which between categories would
+    # burn a CPU during the next category's loading
+    for category, sel in selections.items():
+        resamples[category] = CategoryResamples.draw(sel.p, category, ev.seed, s.bootstrap, s.bootstrap)
+    timer.lap("bootstrap")
+    grouping = groups(ev.categories)
+    name = s.test_name
+    tables: dict[str, tuple[list[str], list[list[object]]]] = {
+        "accuracy": (ACCURACY_HEADER, accuracy_rows(name, series, selections, resamples, grouping)),
+        "comparisons": (
+            COMPARISON_HEADER,
+            comparison_rows(name, series, resamples, grouping, strategies, ev.Ns),
+        ),
+    }
+    timer.lap("uncertainty")
+    verifier, reliability, auroc_of = verifier_tables(name, cats, grouping, sets, s.ece_bins)
+    process = process_rows(name, cats, grouping, list(strategies), s.error_threshold)
+    tables |= {
+        "verifier": (VERIFIER_HEADER, verifier),
+        "reliability": (RELIABILITY_HEADER, reliability),
+        "process": (PROCESS_HEADER, process),
+    }
+    timer.lap("verifier")
+    tables["length"] = (LENGTH_HEADER, length_rows(name, cats, selections, own, ev.Ns, s.length_buckets))
+    timer.lap("length")
+    tables["replicas"] = (
+        REPLICA_HEADER,
+        replica_rows(name, series, sets, strategies, selections, grouping, auroc_of, ev.Ns),
+    )
+    timer.lap("replicas")
+    # tables, figures and summary: all or none (a full disk or a failing figure changes nothing)
+    with staged_dirs(s.output_dir, s.plot_dir, last=("summary.json",)) as (table_dir, plot_dir):
+        for table, (header, rows) in tables.items():
+            write_csv(table_dir / f"{table}.csv", header, rows)
+        timer.lap("write tables")
+        note = _process_note(s, cats, list(strategies))
+        staged = write_figures(s, tables, strategies, grouping, note, plot_dir)
+        plots = [s.plot_dir / p.relative_to(plot_dir) for p in staged]
+        timer.lap("figures")
+        summary = _summary(s, cats, sets, tables, plots, note, timer)
+        write_json(table_dir / "summary.json", summary, indent=2)
     log.info(
         "analyzed %d categories, %d score sets in %.1f s -> %s, %s",
         len(cats), len(sets), sum(timer.seconds.values()), s.output_dir, s.plot_dir,
