@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from rmflow.cli import main
-from rmflow.evaluation import memory, vote
+from rmflow.evaluation import legacy_shuffle, memory, vote
 from rmflow.evaluation.inputs import CategoryData
+from rmflow.evaluation.legacy_shuffle import expected_draws
 
 
 def category(questions: int, cots: np.ndarray, models: int, rng: np.random.Generator) -> CategoryData:
@@ -38,12 +39,18 @@ def category(questions: int, cots: np.ndarray, models: int, rng: np.random.Gener
         (10, 80, 128, (1, 2, 4, 8, 16, 32, 64, 128), 2),
         (40, 200, 16, (1, 2, 4, 8, 16, 32), 1),  # an N beyond every question's CoTs
         (30, 200, 8, (16,), 0),
+        (20, 100, -128, (1, 2, 4, 8, 16), 1),  # the paper's shape (every question 128 CoTs): drawing
+        # the subsamples weighs most
     ],
 )
 def test_estimate_bounds_the_measured_peak(questions, runs, cots, Ns, models):
     rng = np.random.default_rng(0)
-    n_cots = rng.integers(cots // 2, cots + 1, questions)
-    n_cots[0] = cots
+    if cots < 0:  # all questions -cots CoTs
+        cots = -cots
+        n_cots = np.full(questions, cots)
+    else:
+        n_cots = rng.integers(cots // 2, cots + 1, questions)
+        n_cots[0] = cots
     data = category(questions, n_cots, models, rng)
     tracemalloc.start()
     try:
@@ -51,8 +58,14 @@ def test_estimate_bounds_the_measured_peak(questions, runs, cots, Ns, models):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    estimate = memory.evaluation_bytes(questions, runs, Ns, models, cots)
+    same_size = int(np.unique(n_cots, return_counts=True)[1].max())
+    estimate = memory.evaluation_bytes(questions, runs, Ns, models, cots, same_size)
     assert peak <= estimate <= 2 * peak, (peak, estimate)
+
+
+def test_shuffle_draws_stay_below_the_estimates_bound():
+    assert all(expected_draws(n) < 2 * n + 64 for n in range(2, 3000))
+    assert memory.STATE_CHUNK == legacy_shuffle._CHUNK and memory.STATE_WORDS == legacy_shuffle.WORDS
 
 
 def test_vote_bins_match_the_evaluator():

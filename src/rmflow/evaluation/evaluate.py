@@ -106,6 +106,7 @@ def _evaluate(settings: Settings) -> dict[str, RunAccuracies]:
             settings.Ns,
             len(settings.models),
             int(data.n_cots.max()),
+            int(np.unique(data.n_cots, return_counts=True)[1].max()),
             where=f"{settings.data_path}, category {category}",
         )
         for n, count in fewer_cots(data.n_cots, settings.Ns).items():

@@ -18,16 +18,19 @@ import math
 
 import numpy as np
 
-WORDS, SHIFT = 624, 397  # MT19937's state size and middle word
+from rmflow.evaluation.memory import STATE_CHUNK, STATE_WORDS
+
+WORDS, SHIFT = STATE_WORDS, 397  # MT19937's state size and middle word
 _MATRIX_A, _UPPER, _LOWER = np.uint32(0x9908B0DF), np.uint32(0x80000000), np.uint32(0x7FFFFFFF)
 _KNUTH = np.uint32(1812433253)
 _GAP = WORDS - SHIFT
 #: one twist in blocks of words: a word reads its successor and the word SHIFT ahead (mod WORDS), which
 #: are still old, or already new, for the whole block
 _BLOCKS = ((0, _GAP), (_GAP, 2 * _GAP), (2 * _GAP, WORDS - 1), (WORDS - 1, WORDS))
-#: seeds seeded and twisted together, and words twisted together (their states and temporaries stay
-#: in the CPU caches)
-_CHUNK, _ROWS = 8192, 16
+#: seeds seeded and twisted together (their states, 20 MB, stay below the allocator's mmap threshold, so
+#: the memory is reused without page faults), and words twisted together (their temporaries stay in the
+#: CPU caches)
+_CHUNK, _ROWS = STATE_CHUNK, 16
 
 
 def _seed(seeds: np.ndarray, key: np.ndarray) -> None:

@@ -35,11 +35,19 @@ ROW_BYTES = 320
 
 
 def evaluation_bytes(
-    questions: int, num_runs: int, Ns: Sequence[int], models: int, max_cots: int | None = None
+    questions: int,
+    num_runs: int,
+    Ns: Sequence[int],
+    models: int,
+    max_cots: int | None = None,
+    same_size: int | None = None,
 ) -> int:
-    """Estimated peak bytes of evaluating one category of ``questions`` with ``models`` reward sets.
+    """Estimated peak bytes of evaluating one category of ``questions`` with ``models`` reward sets:
+    the larger of drawing the subsamples (:func:`shuffle_bytes`) and voting on them.
 
     ``max_cots`` is the most CoTs of any question; unknown (None), it is taken as ``max(Ns)``.
+    ``same_size``: the most questions with one CoT count (they are shuffled together); unknown (None),
+    all of them.
     """
     n_max = max(Ns)
     width = max(n_max, max_cots or 0)
@@ -49,7 +57,21 @@ def evaluation_bytes(
     results = len(Ns) * (2 + 2 * models)  # one bool per cell for MV, Pass@N and each (table, model)
     per_cell = PER_PERMUTATION * kept + results + PER_POSITION * n_max + PER_BIN * VOTE_BINS
     padded = questions * width * (8 + 1 + 1 + 8 * models)  # index, codes, mask, scores per model
-    return cells * per_cell + padded
+    together = (questions if same_size is None else same_size) * num_runs
+    shuffling = shuffle_bytes(together, width) + cells * PER_PERMUTATION * kept if kept else 0
+    return max(cells * per_cell, shuffling) + padded
+
+
+#: words of the MT19937 state, and the seeds whose states are built together (``legacy_shuffle``)
+STATE_WORDS, STATE_CHUNK = 624, 8192
+
+
+def shuffle_bytes(seeds: int, n: int) -> int:
+    """Bytes of shuffling ``n`` CoTs for ``seeds`` (question, run) seeds at once: the states of a chunk
+    of seeds, and per seed its draws (uint32, fewer than ``2 n + 64``: tests/test_evaluation_memory.py),
+    the drawn j of every i (uint32) and the permutation (int16; int64 beyond 32767)."""
+    per_seed = 4 * (2 * n + 64) + 4 * (n + 1) + (2 if n < 2**15 else 8) * n
+    return 4 * STATE_WORDS * min(seeds, STATE_CHUNK) + seeds * per_seed
 
 
 def available_memory() -> int | None:
@@ -105,6 +127,7 @@ def check_evaluation_memory(
     Ns: Sequence[int],
     models: int,
     max_cots: int | None = None,
+    same_size: int | None = None,
     *,
     where: str,
     names: tuple[str, str] = ("--num_runs", "--Ns"),
@@ -115,7 +138,7 @@ def check_evaluation_memory(
     test set)."""
     runs, ns = names
     return refuse_beyond_limit(
-        evaluation_bytes(questions, num_runs, Ns, models, max_cots),
+        evaluation_bytes(questions, num_runs, Ns, models, max_cots, same_size),
         f"{runs} {num_runs} x {ns} {' '.join(map(str, Ns))} over {where} ({questions} "
         f"question{'s' * (questions != 1)}, {models} reward models)",
         f"lower {runs} or the largest N",
