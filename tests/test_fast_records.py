@@ -111,6 +111,8 @@ def _leaves(value):
         ('[{"q_id": 1, "cot_ids": [0], "rewards": [[-NaN]]}]', "not JSON"),
         ('[{"q_id": 1, "cot_ids": [0], "rewards": [[1e400]]}]', "infinite"),
         ('[{"q_id": 1, "cot_ids": [0], "rewards": [[0.5]]}', "truncated"),
+        ('\ufeff[{"q_id": 1, "cot_ids": [0], "rewards": [[0.5]]}]', "byte order mark"),
+        ('[{"q_id": 1, "cot_ids": [0], "rewards": [[0.5]]}]\u0000', "trailing NUL"),
         ('[{"q_id": 1, "cot_ids": [0], "rewards": [[0.5]], "x": [' + "[" * 3000 + "]" * 3000 + "]}]", "deep"),
     ],
 )

@@ -1,7 +1,8 @@
 """Local record files read in bulk: msgspec decodes each declared field against its type, and the
 strict reader's checks run over the whole file at once. A file is accepted here only when the strict
 reader (:func:`rmflow.io.read_records`, then :func:`rmflow.data.validate_records`) would accept it and
-give the same values; for anything else :func:`read` returns None and the caller asks the strict
+give the same values (as the declared types hold them: a tuple where a schema asks for one, the
+strict reader's list); for anything else :func:`read` returns None and the caller asks the strict
 reader, which then accepts the file or names its problem.
 
 How the strict reader's rules are kept:
