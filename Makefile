@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
-TARGETS ?= all
+TARGETS ?= all analysis
 
 .PHONY: run test lint bench clean-results
 

@@ -1,6 +1,6 @@
 # Helpers of rules/analysis.smk (`rmflow analyze`): output layout, config slice, flags.
 
-from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES  # the file names `rmflow analyze` writes
+from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES, ANALYSIS_TEXTS  # the files `rmflow analyze` writes
 
 ANALYSIS_DIR = f"{RESULTS}/analysis"
 ANALYSIS_PLOT_DIR = f"{PLOT_DIR}/analysis"
@@ -78,4 +78,5 @@ def analysis_outputs():
     lengths = [reported(f"{ANALYSIS_PLOT_DIR}/length_{m}.png", "analysis_length", "Length") for m in COMPARED]
     pdfs = [f"{ANALYSIS_PLOT_DIR}/{f}.pdf" for f in ANALYSIS_FIGURES]
     pdfs += [f"{ANALYSIS_PLOT_DIR}/length_{m}.pdf" for m in COMPARED]
-    return [*tables, f"{ANALYSIS_DIR}/summary.json", *pngs, *lengths, *pdfs]
+    texts = [reported(f"{ANALYSIS_DIR}/{t}", "analysis_tables", "Tables") for t in ANALYSIS_TEXTS]
+    return [*tables, *texts, f"{ANALYSIS_DIR}/summary.json", *pngs, *lengths, *pdfs]

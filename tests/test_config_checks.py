@@ -198,9 +198,9 @@ CASES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ("replicas: unknown name", lambda c: c["analysis"].update(replicas={"dORM": ["dORM_seed2"]}),
      "analysis.replicas.dORM[0]:", "'dORM_seed2' is not a reward model, a hub id (owner/name) nor a directory"),
     ("Ns beyond the synthetic CoTs", lambda c: c["evaluation"].update(Ns=[1, 4, 32]),
-     "evaluation.Ns:", "N=32 is larger than synth.test_cots (16)"),
+     "evaluation.Ns:", "N=32 is larger than synth.test_cots (6)"),
     ("num_runs beyond memory", lambda c: c["evaluation"].update(num_runs=10**9),
-     "evaluation.num_runs 1000000000 x evaluation.Ns 1 2 4 8 16", "of memory, more than the limit of"),
+     "evaluation.num_runs 1000000000 x evaluation.Ns 1 2 4", "of memory, more than the limit of"),
     ("num_runs beyond memory, hub test set", lambda c: (
         c["datasets"]["test"].update(source="owner/test", name="t"), c["evaluation"].update(num_runs=10**10)),
      "evaluation.num_runs 10000000000", "over the smallest possible category (1 question, 4 reward models)"),
@@ -293,9 +293,9 @@ DRY_RUNS: list[tuple[str, Callable[[Path], str], str]] = [
     ("dtype", lambda w: variant(w, "dt", lambda c: c["reward_models"]["dORM"]["scoring"].update(dtype="fp8")),
      "On instance['reward_models']['dORM']['scoring']['dtype']:"),
     ("Ns", lambda w: variant(w, "ns", lambda c: c["evaluation"].update(Ns=[1, 2, 64])),
-     "evaluation.Ns: N=64 is larger than synth.test_cots (16)"),
+     "evaluation.Ns: N=64 is larger than synth.test_cots (6)"),
     ("num_runs", lambda w: variant(w, "nr", lambda c: c["evaluation"].update(num_runs=10**9)),
-     "evaluation.num_runs 1000000000 x evaluation.Ns 1 2 4 8 16 over a category of the synthetic test set"),
+     "evaluation.num_runs 1000000000 x evaluation.Ns 1 2 4 over a category of the synthetic test set"),
     ("results", lambda w: variant(w, "rs", lambda c: c.update(results="out/{x}")), "results: 'out/{x}' contains '{}'"),
 ]  # fmt: skip
 

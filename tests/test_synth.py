@@ -306,18 +306,51 @@ def test_gprm_critiques(data: dict) -> None:
             finals = PRM_FINAL_RE.findall(c)
             assert finals == ["No" if -1 in labels else "Yes"]
             assert c.endswith(f"\n{PRM_VERDICT} {finals[0]}")
-            assert _judgements(c) == labels == gold_steps(src)
+            assert _judgements(c) == labels
+            # the gold judgements of the CoT, or the correct steps before its first error on their own
+            assert labels == gold_steps(src) or labels == [1] * len(labels) == src["labels"][: len(labels)]
             # parsable: all +1 with exactly K entries, or +1s ending in one -1 within K
-            k = len(src["cot"])
+            k = len(r["cot"])
             assert (labels == [1] * k) or (labels[-1] == -1 and -1 not in labels[:-1] and len(labels) <= k)
             assert r["cot"] == src["cot"][: len(labels)]
             assert ORM_RE.search(c) is None and not CJK.search(c) and c.isascii()
 
 
+def test_gprm_data_holds_incomplete_correct_solutions(data: dict) -> None:
+    """Correct prefixes of wrong CoTs: a gPRM cannot tell right from wrong by where a solution ends."""
+    recs = [r for c in CATEGORIES for r in data["train_gPRM"][c]]
+    train = {(c, r["q_id"], r["cot_id"]): r for c in CATEGORIES for r in data["train"][c]}
+    prefixes = [
+        r for c in CATEGORIES for r in data["train_gPRM"][c] if -1 in train[c, r["q_id"], r["cot_id"]]["labels"]
+        and -1 not in r["labels"]
+    ]  # fmt: skip
+    assert len(prefixes) > 0.1 * len(recs)
+    ends_in_answer = [ANSWER_STEP.search(r["cot"][-1]) is not None for r in recs if -1 not in r["labels"]]
+    assert 0.2 < sum(ends_in_answer) / len(ends_in_answer) < 0.9
+
+
+def test_critiques_state_their_finding_first(data: dict) -> None:
+    for task in ("gORM", "gPRM"):
+        for rec in data[f"train_{task}"]["math"]:
+            finding = rec["critique"].split("\n")[2]
+            if -1 in (rec["labels"] if task == "gPRM" else [rec["labels"]]):
+                assert finding.startswith("One step is wrong: "), finding
+                step = rec["cot"][rec["labels"].index(-1)] if task == "gPRM" else None
+                m = COMPUTATION.search(step) if step else None
+                if m and OPS[m[3]] != m[1]:  # an operator confusion: the step's word and its symbol
+                    assert f"{m[1]} means " in finding and f"not {m[3]}, in {m[2]} {m[3]} {m[4]} = {m[5]}" in finding
+                elif m:  # an arithmetic slip: the right result
+                    a, b = int(m[2]), int(m[4])
+                    right = a + b if m[3] == "+" else a - b if m[3] == "-" else a * b
+                    assert f"is {right}, not {m[5]}" in finding
+            else:
+                assert finding.startswith("Every step checks out, "), finding
+
+
 def test_wrong_steps_are_explained(data: dict) -> None:
     rec = next(r for r in data["train_gORM"]["math"] if r["labels"] == -1)
     body = rec["critique"].split("</think>")[0]
-    assert "not" in body.splitlines()[-2]  # the flagged step says what it should be
+    assert "not" in body.splitlines()[-2]  # the finding says what the wrong step should be
 
 
 @pytest.mark.parametrize("task", ["gORM", "gPRM"])

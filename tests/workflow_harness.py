@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES, TABLES, reward_file
+from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES, ANALYSIS_TEXTS, TABLES, reward_file
 
 
 def main():
@@ -80,6 +80,8 @@ def main():
     elif stage == "analyze":  # the file names the rules declare (from rmflow.names, as here)
         for table in ANALYSIS_TABLES:
             write(out / f"{table}.csv")
+        for text in ANALYSIS_TEXTS:
+            write(out / text)
         write(out / "summary.json")
         models = argv[argv.index("--model_names") + 1 :]
         models = models[: next((i for i, a in enumerate(models) if a.startswith("--")), len(models))]

@@ -28,7 +28,11 @@ MAJORITY, ORACLE, UNBIASED = "majority_vote", "pass@N", "pass@k"
 #: ... and the method name of unbiased pass@k
 PASS_K = "Pass@k"
 #: the analysis' tables ``{name}.csv``
-ANALYSIS_TABLES = ("accuracy", "comparisons", "verifier", "reliability", "process", "length", "replicas")
+ANALYSIS_TABLES = (
+    "accuracy", "comparisons", "verifier", "reliability", "process", "length", "replicas", "headline"
+)  # fmt: skip
+#: the analysis' Markdown renderings of tables (``headline.md``: the headline table as the README shows it)
+ANALYSIS_TEXTS = ("headline.md",)
 #: the analysis' figures ``{name}.pdf`` / ``.png``, besides one ``length_{model}`` per reward model
 ANALYSIS_FIGURES = (
     "uncertainty",

@@ -8,8 +8,10 @@
 The evaluation's flags and their meaning are shared (:mod:`rmflow.evaluation.settings`); the seed
 CSVs of ``rmflow evaluate`` are left alone. Writes to ``--output_dir``: ``accuracy.csv``,
 ``comparisons.csv``, ``verifier.csv``, ``reliability.csv``, ``process.csv``, ``length.csv``,
-``replicas.csv`` (tidy tables, see :mod:`tables`, :mod:`verifier`, :mod:`length`, :mod:`replicas`) and
-``summary.json`` (settings, counts, timings, notes); to ``--plot_dir``: the figures of :mod:`figures`.
+``replicas.csv`` (tidy tables, see :mod:`tables`, :mod:`verifier`, :mod:`length`, :mod:`replicas`),
+``headline.csv`` / ``headline.md`` (each model's AUROC, best-of-N and weighted vote at the largest N
+with CIs, :mod:`headline`) and ``summary.json`` (settings, counts, timings, notes); to ``--plot_dir``:
+the figures of :mod:`figures`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from rmflow import cyclic_gc
 from rmflow.analysis import figures
+from rmflow.analysis.headline import HEADLINE_HEADER, headline_rows, write_headline
 from rmflow.analysis.inputs import AnalysisCategory, ScoreSet, load_analysis_category, score_sets
 from rmflow.analysis.length import LENGTH_HEADER, length_rows
 from rmflow.analysis.render import render
@@ -169,10 +172,16 @@ def _analyze(s: AnalysisSettings) -> dict[str, Any]:
         replica_rows(name, series, sets, strategies, selections, grouping, auroc_of, ev.Ns),
     )
     timer.lap("replicas")
+    tables["headline"] = (
+        HEADLINE_HEADER,
+        headline_rows(name, series, cats, resamples, own, ev.Ns, ev.seed, s.bootstrap),
+    )
+    timer.lap("headline")
     # tables, figures and summary: all or none (a full disk or a failing figure changes nothing)
     with staged_dirs(s.output_dir, s.plot_dir, last=("summary.json",)) as (table_dir, plot_dir):
         for table, (header, rows) in tables.items():
             write_csv(table_dir / f"{table}.csv", header, rows)
+        write_headline(table_dir / "headline.md", tables["headline"][1], ev.Ns)
         timer.lap("write tables")
         note = _process_note(s, cats, list(strategies))
         staged = write_figures(s, tables, strategies, grouping, note, plot_dir)

@@ -179,15 +179,21 @@ class TransformersBackend:
         self.model = None
 
     def generate(self, prompts: Sequence[str], spec: SamplingSpec) -> list[list[Sample]]:
+        """Samples per prompt, in prompt order; batches hold prompts of similar length (less padding)."""
         from rmflow.logs import progress
 
-        out: list[list[Sample]] = []
+        lengths = [len(ids) for ids in self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        out: list[list[Sample]] = [[] for _ in prompts]
         starts = range(0, len(prompts), self.batch_size)
         for b, start in enumerate(
             progress(starts, desc="generate", unit="batch", leave=False, disable=len(starts) < 2)
         ):
-            batch = list(prompts[start : start + self.batch_size])
-            out.extend(self._generate_batch(batch, spec.with_seed(derived_seed(spec.seed, "batch", b))))
+            rows = order[start : start + self.batch_size]
+            batch = [prompts[i] for i in rows]
+            samples = self._generate_batch(batch, spec.with_seed(derived_seed(spec.seed, "batch", b)))
+            for i, per_prompt in zip(rows, samples, strict=True):
+                out[i] = per_prompt
         return out
 
     def _generate_batch(self, prompts: list[str], spec: SamplingSpec) -> list[list[Sample]]:

@@ -1,8 +1,8 @@
 """Chains of thought sampled for a problem: step texts, step labels and the parsed answer.
 
 A CoT follows the correct path unless, step by step, it falls into the question's misconception
-(probability ``p_systematic`` at the misconception's step) or makes a random slip (``p_random`` per
-step). Its final step names the option of its result, except that a few CoTs give up without stating an
+(probability ``p_systematic`` at the misconception's step) or makes a random error (``p_random`` per
+step): an operator confusion where the step has one (``P_CONFUSION``), else an arithmetic slip. Its final step names the option of its result, except that a few CoTs give up without stating an
 answer, name an option letter beyond J, or name the wrong letter for a right value. As in reasoning-model
 outputs, a CoT that went wrong hesitates before its answer more often than one that did not
 (``P_HESITATE``): the conclusion carries a noisy trace of the error that an outcome verifier can learn.
@@ -16,7 +16,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from rmflow.synth.problems import LETTERS, Computation, Problem, SolutionPath
+from rmflow.synth.problems import LETTERS, P_CONFUSION, Computation, Problem, SolutionPath
 from rmflow.synth.templates import OPS
 
 P_NO_ANSWER = 0.04  # the CoT stops before stating an answer (parsed answer None)
@@ -88,7 +88,12 @@ def choose_path(problem: Problem, rng: random.Random) -> SolutionPath:
         if k == problem.systematic.first_error and rng.random() < problem.p_systematic:
             return problem.systematic
         if rng.random() < problem.p_random:
-            return rng.choice(problem.random_paths[k])
+            paths = problem.random_paths[k]
+            confusions = [p for p in paths if p.kind == "random-op"]
+            slips = [p for p in paths if p.kind != "random-op"]
+            if confusions and slips:
+                paths = confusions if rng.random() < P_CONFUSION else slips
+            return rng.choice(paths)
     return problem.correct
 
 

@@ -1,12 +1,16 @@
 """Teacher critiques for gORM/gPRM SFT data, raw (as a teacher generates them) and preprocessed.
 
-A critique walks the solution steps, recomputing each displayed computation ``a op b = c`` and checking
-the stated option against the question's options, closes the reasoning with ``</think>`` and ends with
-the verdict the reward models read (docs/formats.md#teacher-critiques). :func:`teacher_completion`
-renders what a teacher generates after the prompt's ``Let's verify step by step:`` prefix;
-:func:`sft_critique` renders what ``rmflow preprocess`` keeps from it:
-``"<think>\\nLet's verify step by step:"`` + the completion cut right after
-the gORM verdict (gORM) or the last step judgement (gPRM, plus the final ``Is the solution correct?`` line).
+A critique states its finding first: ``Every step checks out, and $424 is option (H).``, or ``One step is
+wrong: {why}.`` for the first wrong step, ``why`` re-deriving it (the operation its words name against
+the one it computes, the right result of a slip, the option a letter stands for). A ~1M-parameter model
+can neither copy a solution nor find its k-th step, but it can decide at that first token whether
+anything in the solution is wrong; the rest follows. Then a closing line, ``</think>`` and the verdict
+of SPEC §3 (gPRM: the step judgements, then ``Is the solution correct?``). :func:`teacher_completion`
+renders what a teacher generates after the prompt's ``Let's verify step by step:`` prefix (SPEC §4.1);
+:func:`sft_critique` renders what ``rmflow preprocess`` keeps from it (SPEC §4.2):
+``"<think>\\nLet's verify step by step:"`` + the completion cut right after the gORM verdict (gORM) or the
+last step judgement (gPRM, plus the final ``Is the solution correct?`` line). gPRM sets also hold the
+correct steps before a CoT's first error as an incomplete solution of their own (:func:`critique_set`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from rmflow.chat_template import THINK_CLOSE, THINK_OPEN
 from rmflow.prompts import ORM_VERDICT, PRM_VERDICT, VERIFY_PREFIX
+from rmflow.synth.cots import GIVE_UP
 from rmflow.synth.templates import OPS
 
 CRITIQUE_PREFIX = f"{THINK_OPEN}\n{VERIFY_PREFIX}"
@@ -28,12 +33,12 @@ _BARE_COMPUTATION = re.compile(r"(\d+) ([-+*]) (\d+) = (-?\d+)\.?$")
 _ANSWER_STEP = re.compile(r"comes to (.+), which is option \(([A-Za-z])\)\.")
 _OPTION = re.compile(r"^([A-J])\. (.+)$", re.M)
 _SYMBOL = {word: sym for sym, word in OPS.items()}
-_VERB = {"plus": "add", "minus": "subtract", "times": "multiply"}
-_OK = ("is correct", "checks out", "is right")
+GOOD_FINDING = "Every step checks out"
+BAD_FINDING = "One step is wrong:"
 _GOOD_END = (
-    "Every step holds, so the solution is correct.",
-    "All steps check out.",
+    "So the solution is correct.",
     "The solution holds up.",
+    "So the final answer is right.",
 )
 _BAD_END = (
     "The error carries to the final answer.",
@@ -62,33 +67,54 @@ def _apply(a: int, op: str, b: int) -> int:
     return a + b if op == "+" else a - b if op == "-" else a * b
 
 
-def judge_step(i: int, step: str, question: str, correct: bool, rng: random.Random) -> str:
-    """One line of reasoning about step ``i`` (1-based) reaching the judgement ``correct``."""
-    ok = rng.choice(_OK)
+def error_reason(step: str, question: str, before: str = "") -> str:
+    """Why ``step`` is wrong, re-derived from the step itself and the question's options.
+
+    ``before`` is the previous step (a give-up step is explained by the value it failed to match).
+    """
     m = _COMPUTATION.search(step)
     bare = _BARE_COMPUTATION.search(step)
     if bare:
         a, op, b, c = int(bare[1]), bare[2], int(bare[3]), int(bare[4])
-        if correct:
-            return f"Step {i}: {a} {op} {b} = {c} {ok}."
         if m and _SYMBOL[m[1]] != op:
-            want = _SYMBOL[m[1]]
-            return f"Step {i} should {_VERB[m[1]]}: {a} {want} {b} = {_apply(a, want, b)}, not {c}."
+            return f"{m[1]} means {_SYMBOL[m[1]]}, not {op}, in {a} {op} {b} = {c}"
         if _apply(a, op, b) != c:
-            return f"Step {i}: {a} {op} {b} is {_apply(a, op, b)}, not {c}."
-        return f"Step {i}: {a} {op} {b} = {c} uses a wrong value."
+            return f"{a} {op} {b} is {_apply(a, op, b)}, not {c}"
+        return f"{a} {op} {b} = {c} does not follow from the question"
+    if step == GIVE_UP:
+        prev = _BARE_COMPUTATION.search(before)
+        return f"it finds {prev[4]} but chooses no option" if prev else "it chooses no option"
     ans = _ANSWER_STEP.search(step)
     if ans:
         value, letter = ans[1], ans[2]
-        if correct:
-            return f"Step {i}: {value} is option ({letter}), which {ok}."
         options = dict(_OPTION.findall(question))
         if letter not in options:
-            return f"Step {i} names option ({letter}), which is not among the options."
+            return f"({letter}) is not an option for {value}"
         if options[letter] != value:
-            return f"Step {i}: option ({letter}) is {options[letter]}, not {value}."
-        return f"Step {i}: option ({letter}) rests on a wrong value."
-    return f"Step {i} {ok}." if correct else f"Step {i} is wrong."
+            return f"option ({letter}) is {options[letter]}, not {value}"
+        return f"{value} as option ({letter}) does not follow from the question"
+    return "it does not follow from the question"
+
+
+def _last_result(steps: Sequence[str]) -> str:
+    """What the last step arrives at: ``and $424 is option (H)`` / ``up to 450 - 200 = 250``."""
+    ans = _ANSWER_STEP.search(steps[-1]) if steps else None
+    if ans:
+        return f"and {ans[1]} is option ({ans[2]})"
+    bare = _BARE_COMPUTATION.search(steps[-1]) if steps else None
+    return f"up to {bare[0].rstrip('.')}" if bare else "as far as it goes"
+
+
+def finding(steps: Sequence[str], question: str, flagged: int | None) -> str:
+    """The critique's first line: its finding, stated before anything else, then what it rests on.
+
+    ``Every step checks out, and $424 is option (H).`` or ``One step is wrong: {why}.`` for the
+    ``flagged`` step (0-based), ``why`` re-deriving that step (:func:`error_reason`).
+    """
+    if flagged is None:
+        return f"{GOOD_FINDING}, {_last_result(steps)}."
+    before = steps[flagged - 1] if flagged > 0 else ""
+    return f"{BAD_FINDING} {error_reason(steps[flagged], question, before)}."
 
 
 def _rng(variant: int | str) -> random.Random:
@@ -104,14 +130,9 @@ def _orm_body(record: dict[str, Any], verdict: int, rng: random.Random) -> str:
         flagged = labels.index(-1)
     else:
         flagged = len(steps) - 1
-    lines = []
-    for k, step in enumerate(steps):
-        lines.append(judge_step(k + 1, step, record["question"], k != flagged, rng))
-        if k == flagged:
-            break
-    lines.append(rng.choice(_GOOD_END if flagged is None else _BAD_END))
+    end = rng.choice(_GOOD_END if flagged is None else _BAD_END)
     word = "Yes" if verdict == 1 else "No"
-    return "\n" + "\n".join(lines) + f"\n{THINK_CLOSE}\n\n{ORM_VERDICT} {word}"
+    return f"\n{finding(steps, record['question'], flagged)}\n{end}\n{THINK_CLOSE}\n\n{ORM_VERDICT} {word}"
 
 
 # --------------------------------------------------------------------------- gPRM
@@ -119,12 +140,14 @@ def _prm_body(record: dict[str, Any], verdict: Sequence[int], rng: random.Random
     steps = record["cot"]
     if not verdict or len(verdict) > len(steps):
         raise ValueError(f"gPRM verdict of {len(verdict)} judgements for {len(steps)} steps")
-    lines = [judge_step(k + 1, steps[k], record["question"], j == 1, rng) for k, j in enumerate(verdict)]
+    flagged = list(verdict).index(-1) if -1 in verdict else None
+    end = rng.choice(_GOOD_END if flagged is None else _BAD_END)
     judged = "\n".join(
         STEP_JUDGEMENT.format(i=k + 1, word="correct" if j == 1 else "incorrect")
         for k, j in enumerate(verdict)
     )
-    return "\n" + "\n".join(lines) + f"\n{THINK_CLOSE}\n\n{judged}"
+    shown = steps[: len(verdict)]
+    return f"\n{finding(shown, record['question'], flagged)}\n{end}\n{THINK_CLOSE}\n\n{judged}"
 
 
 def _prm_final(verdict: Sequence[int]) -> str:
@@ -206,18 +229,25 @@ def critique_set(
     """SFT records for ``samples`` teacher critiques per CoT: deduplicated, balanced, shuffled.
 
     Like preprocess, a critique already seen is dropped and the majority class (positives vs negatives)
-    is undersampled to the size of the minority. ``key`` seeds the phrasing and the sampling.
+    is undersampled to the size of the minority. ``key`` seeds the phrasing and the sampling. gPRM sets
+    also judge the correct steps before a CoT's first error on their own (an incomplete solution, all
+    steps correct): otherwise every solution that stops before its answer would be wrong.
     """
     seen: set[str] = set()
     records = []
     for rec in train:
         if not rec.get("labels") or not rec.get("cot"):
             continue
-        for s in range(samples):
-            out = sft_record(rec, task_type, variant=f"{key}/{rec['q_id']}/{rec['cot_id']}/{s}")
-            if out["critique"] not in seen:
-                seen.add(out["critique"])
-                records.append(out)
+        sources = [rec]
+        k = rec["labels"].index(-1) if -1 in rec["labels"] else 0
+        if task_type == "gPRM" and k > 0:  # also the correct steps before the first error, on their own
+            sources.append({**rec, "cot": rec["cot"][:k], "labels": rec["labels"][:k]})
+        for src in sources:
+            for s in range(samples):
+                out = sft_record(src, task_type, variant=f"{key}/{rec['q_id']}/{rec['cot_id']}/{len(src['cot'])}/{s}")
+                if out["critique"] not in seen:
+                    seen.add(out["critique"])
+                    records.append(out)
     rng = random.Random(f"rmflow.synth.balance/{key}")
     pos = [r for r in records if is_positive(r)]
     neg = [r for r in records if not is_positive(r)]

@@ -21,6 +21,10 @@ N_RANDOM_PATHS = len(LETTERS) - 2
 #: a systematic misconception is the first of them or a slip
 OTHER_OPS = {"*": ("+", "-"), "+": ("-", "*"), "-": ("+", "*")}
 _TRIES = 200
+#: share of errors that are operator confusions (when the step has one): a confusion is visible in the
+#: step itself (its words name one operation, its arithmetic does another), a slip only to a reader who
+#: redoes the arithmetic, which the tiny verifiers of the default run cannot
+P_CONFUSION = 0.95
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class SolutionPath:
 
     computations: tuple[Computation, ...]
     first_error: int | None
-    kind: str  # "correct", "systematic-op", "systematic-slip" or "random"
+    kind: str  # "correct", "systematic-op", "systematic-slip", "random-op" or "random-slip"
 
     @property
     def final(self) -> int:
@@ -122,7 +126,7 @@ def _systematic(
     template: Template, values: dict[str, int], rng: random.Random, used: set[int]
 ) -> SolutionPath | None:
     k = rng.randrange(len(template.steps))
-    kind = "op" if rng.random() < 0.6 else "slip"
+    kind = "op" if rng.random() < P_CONFUSION else "slip"
     for _ in range(_TRIES // 10):
         if kind == "op":
             path = solve(template, values, k, op=OTHER_OPS[template.steps[k].op][0])
@@ -172,12 +176,13 @@ def make_problem(
             others, confusion = OTHER_OPS[template.steps[k].op], i // n_steps
             for attempt in range(_TRIES // 10):
                 if attempt == 0 and confusion < len(others):  # the step's operator confusions first
-                    path = solve(template, values, k, op=others[confusion])
+                    path, kind = solve(template, values, k, op=others[confusion]), "random-op"
                 else:
                     path = solve(template, values, k, delta=slip(rng, correct.computations[k].c))
+                    kind = "random-slip"
                 if path is not None and path.final not in used:
                     used.add(path.final)
-                    per_step[k].append(path)
+                    per_step[k].append(SolutionPath(path.computations, k, kind))
                     break
         if sum(map(len, per_step)) < N_RANDOM_PATHS:
             continue
