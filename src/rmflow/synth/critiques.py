@@ -5,9 +5,9 @@ wrong: {why}.`` for the first wrong step, ``why`` re-deriving it (the operation 
 the one it computes, the right result of a slip, the option a letter stands for). A ~1M-parameter model
 can neither copy a solution nor find its k-th step, but it can decide at that first token whether
 anything in the solution is wrong; the rest follows. Then a closing line, ``</think>`` and the verdict
-of SPEC §3 (gPRM: the step judgements, then ``Is the solution correct?``). :func:`teacher_completion`
-renders what a teacher generates after the prompt's ``Let's verify step by step:`` prefix (SPEC §4.1);
-:func:`sft_critique` renders what ``rmflow preprocess`` keeps from it (SPEC §4.2):
+of docs/formats.md (gPRM: the step judgements, then ``Is the solution correct?``). :func:`teacher_completion`
+renders what a teacher generates after the prompt's ``Let's verify step by step:`` prefix;
+:func:`sft_critique` renders what ``rmflow preprocess`` keeps from it:
 ``"<think>\\nLet's verify step by step:"`` + the completion cut right after the gORM verdict (gORM) or the
 last step judgement (gPRM, plus the final ``Is the solution correct?`` line). gPRM sets also hold the
 correct steps before a CoT's first error as an incomplete solution of their own (:func:`critique_set`).
