@@ -159,7 +159,7 @@ def test_moved_tree_loads_its_own_backbone(trained, tmp_path):
     from safetensors.torch import load_file, save_file
 
     from rmflow.discriminative.reward import load_scorer
-    from rmflow.generative.model_ref import resolve_checkpoint
+    from rmflow.model_loading import resolve_checkpoint
 
     cfg = json.loads((trained / "checkpoints/dORM/adapter_config.json").read_text())
     assert cfg[BASE_KEY] == "../../backbones/tiny"

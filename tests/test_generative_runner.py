@@ -13,11 +13,11 @@ from rmflow.cli import build_parser
 from rmflow.data import load_records
 from rmflow.errors import UserError
 from rmflow.generative.generate import GenerateStage
-from rmflow.generative.model_ref import token_id
 from rmflow.generative.reward import RewardStage
 from rmflow.generative.runner import engine_groups, execute, run_engines
 from rmflow.generative.sampling import Sample, SamplingSpec
 from rmflow.io import write_jsonl
+from rmflow.model_loading import last_token_id
 from rmflow.synth import make_test_records, make_train_records
 
 ORM_YES = "Verification: Is the answer correct (Yes/No)? Yes"
@@ -36,7 +36,7 @@ class ScriptedBackend:
 
     def __init__(self, tokenizer, fail_on_call: int | None = None):
         self.tokenizer = tokenizer
-        self.yes, self.no = token_id(tokenizer, " Yes"), token_id(tokenizer, " No")
+        self.yes, self.no = last_token_id(tokenizer, " Yes"), last_token_id(tokenizer, " No")
         self.calls: list[int] = []
         self.fail_on_call = fail_on_call
 

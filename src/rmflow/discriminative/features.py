@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rmflow.errors import RecordError
+from rmflow.model_loading import last_token_id
 from rmflow.names import DISCRIMINATIVE
 from rmflow.prompts import NEGATIVE_TOKEN, POSITIVE_TOKEN, STEP_TAG, discriminative_parts
 
@@ -36,14 +37,6 @@ class SpecialIds:
     tag: int
     negative: int
     positive: int
-
-
-def last_token_id(tokenizer: Any, text: str) -> int:
-    """Last token id of ``text`` encoded without special tokens."""
-    ids = tokenizer.encode(text, add_special_tokens=False)
-    if not ids:
-        raise ValueError(f"tokenizer encodes {text!r} to no tokens")
-    return ids[-1]
 
 
 def special_ids(tokenizer: Any) -> SpecialIds:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.categories import resolve_categories
-from rmflow.checkpoints import adapter_config
 from rmflow.chunks import ChunkStore, clear_chunks, split
 from rmflow.cli_args import add_once
 from rmflow.data import load_records, validate_records
@@ -34,6 +33,7 @@ from rmflow.fingerprint import json_sha256, model_fingerprint
 from rmflow.input_limits import long_inputs, long_inputs_warning, model_context, training_max_length
 from rmflow.io import write_json
 from rmflow.logs import progress
+from rmflow.model_loading import load_model, load_tokenizer, resolve_checkpoint
 from rmflow.names import reward_file
 
 log = logging.getLogger(__name__)
@@ -93,44 +93,14 @@ def load_scorer(
 ) -> tuple[Any, Any]:
     """Model and tokenizer of a dORM/dPRM checkpoint, in eval mode on CPU; a LoRA adapter stays a
     separate module (``lora="unmerged"``, as the published rewards were made) or is merged into the base."""
-    from transformers import AutoModelForCausalLM
-
     if lora not in LORA_MODES:
         raise UserError(f"--lora {lora!r}: expected one of {', '.join(LORA_MODES)}")
     torch_dtype = resolve_dtype(dtype, lora)
-    adapter = adapter_config(model_id, revision)
-    try:
-        if adapter is None:
-            model = AutoModelForCausalLM.from_pretrained(model_id, revision=revision, dtype=torch_dtype)
-            base = model_id
-        else:
-            from peft import PeftModel
-
-            base = base_model or adapter.get("base_model_name_or_path")
-            if not base:
-                raise UserError(f"{model_id}: adapter_config.json names no base_model_name_or_path")
-            log.info("LoRA adapter %s on base %s (%s, %s)", model_id, base, lora, torch_dtype)
-            model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
-            model = PeftModel.from_pretrained(model, model_id, revision=revision)
-            if lora == "merged":
-                model = model.merge_and_unload()
-        tokenizer = load_tokenizer(model_id, revision, base)
-    except (OSError, ValueError) as exc:  # missing files / unrecognized config or tokenizer
-        raise UserError(f"--model_id {model_id}: cannot load: {exc}") from None
-    return model.eval(), tokenizer
-
-
-def load_tokenizer(model_id: str, revision: str | None, base: str) -> Any:
-    """The checkpoint's tokenizer (else its base's), with a pad token."""
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
-    except (OSError, ValueError):
-        tokenizer = AutoTokenizer.from_pretrained(base)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    ref = resolve_checkpoint(model_id, revision, base_model)
+    if ref.adapter:
+        log.info("LoRA adapter %s on base %s (%s, %s)", model_id, ref.base, lora, torch_dtype)
+    model = load_model(ref, torch_dtype, merge=lora == "merged")
+    return model.eval(), load_tokenizer(ref)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -305,9 +275,7 @@ def run(args: argparse.Namespace) -> None:
             model, tokenizer = cache["m"]
             context = getattr(model.config, "max_position_embeddings", None)
         else:  # every chunk was scored before: no model loaded here
-            adapter = adapter_config(args.model_id, args.revision) or {}
-            base = args.base_model or adapter.get("base_model_name_or_path") or args.model_id
-            tokenizer = load_tokenizer(args.model_id, args.revision, base)
+            tokenizer = load_tokenizer(resolve_checkpoint(args.model_id, args.revision, args.base_model))
             context = model_context(args.model_id, args.revision, args.base_model)
         lengths = encoded_lengths(tokenizer, [(r["question"], cot) for r in records for cot in r["cots"]])
         limits = {"model context": context, "training max_length": training_max_length(args.model_id)}

@@ -30,7 +30,6 @@ from rmflow.data import load_records
 from rmflow.errors import UserError
 from rmflow.fingerprint import model_fingerprint
 from rmflow.generative.backend_factory import BACKENDS
-from rmflow.generative.model_ref import token_id
 from rmflow.generative.runner import SamplingStage, execute
 from rmflow.generative.sampling import Sample, SamplingSpec
 from rmflow.generative.verdict import sample_reward, stop_strings
@@ -42,6 +41,7 @@ from rmflow.input_limits import (
     training_max_length,
 )
 from rmflow.io import write_json
+from rmflow.model_loading import last_token_id
 from rmflow.names import reward_file
 from rmflow.prompts import generation_prompt, task_prompt
 
@@ -85,7 +85,7 @@ class Summarizer:
     def __init__(self, task_type: str, tokenizer: Any):
         self.task_type = task_type
         self.stops = stop_strings(task_type)
-        self.yes, self.no = token_id(tokenizer, " Yes"), token_id(tokenizer, " No")
+        self.yes, self.no = last_token_id(tokenizer, " Yes"), last_token_id(tokenizer, " No")
 
     def __call__(self, sample: Sample) -> list[Any]:
         reward = sample_reward(sample.text, sample.last_logprobs, self.task_type, self.yes, self.no)

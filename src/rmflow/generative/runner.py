@@ -22,8 +22,8 @@ from rmflow.chunks import ChunkStore, clear_chunks, split
 from rmflow.errors import UserError
 from rmflow.fingerprint import json_sha256
 from rmflow.generative.backend_factory import make_backend, resolve_backend
-from rmflow.generative.model_ref import load_tokenizer, resolve_checkpoint
 from rmflow.generative.sampling import Backend, Sample, SamplingSpec, derived_seed
+from rmflow.model_loading import load_tokenizer, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 

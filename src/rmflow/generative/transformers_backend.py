@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rmflow.errors import UserError
-from rmflow.generative.model_ref import load_tokenizer, resolve_checkpoint
 from rmflow.generative.sampling import Sample, SamplingSpec, derived_seed
+from rmflow.model_loading import load_model, load_tokenizer, resolve_checkpoint
 
 
 def _hf_processors(spec: SamplingSpec, recorder: Any) -> Any:
@@ -147,7 +146,6 @@ class TransformersBackend:
         base_model: str | None = None,
     ):
         import torch
-        from transformers import AutoModelForCausalLM
 
         self.ref = resolve_checkpoint(model_id, revision, base_model)
         self.tokenizer = load_tokenizer(self.ref)
@@ -158,15 +156,7 @@ class TransformersBackend:
             torch_dtype = torch.bfloat16 if use_bf16 else torch.float32
         else:
             torch_dtype = getattr(torch, dtype)
-        base_rev = None if self.ref.adapter else revision
-        try:
-            model = AutoModelForCausalLM.from_pretrained(self.ref.base, dtype=torch_dtype, revision=base_rev)
-        except (OSError, ValueError) as exc:  # missing files / unrecognized config
-            raise UserError(f"{self.ref.base}: cannot load model: {exc}") from None
-        if self.ref.adapter:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, self.ref.adapter, revision=revision).merge_and_unload()
+        model = load_model(self.ref, torch_dtype, merge=True)
         self.model = model.to(self.device).eval()
         self.batch_size = max(1, batch_size)
         eos = self.model.generation_config.eos_token_id

@@ -16,8 +16,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rmflow.generative.model_ref import load_tokenizer, resolve_checkpoint
 from rmflow.generative.sampling import Sample, SamplingSpec
+from rmflow.model_loading import load_tokenizer, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,9 @@
-"""Which weights and tokenizer a model id names: a full model, or a LoRA adapter on its base.
+"""Loading a model for training or scoring: a full model or a LoRA adapter on its base, and its tokenizer.
 
-Shared by both sampling backends (and the runner, which loads only the tokenizer to build prompts).
-transformers is imported inside :func:`load_tokenizer` only.
+Used by both trainers (a backbone), the discriminative scorer and both sampling backends (a checkpoint).
+Every tokenizer gets a pad token (EOS when it has none) and, on a DeepSeek-R1 backbone, the
+reasoning-keeping chat template (:mod:`rmflow.chat_template`). torch, transformers and PEFT are imported
+inside the loading functions only.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ def _has_tokenizer(model_id: str) -> bool:
         return False
 
 
+def backbone_ref(model_id: str, revision: str | None = None) -> ModelRef:
+    """A full model to train on; a local directory by its absolute path, so that the adapter trained on it
+    records where it is (:func:`rmflow.adapter_base.make_base_portable` then makes that portable)."""
+    if Path(model_id).is_dir():
+        model_id = str(Path(model_id).resolve())
+    return ModelRef(base=model_id, tokenizer_source=model_id, revision=revision)
+
+
 def resolve_checkpoint(model_id: str, revision: str | None = None, base_model: str | None = None) -> ModelRef:
     """Full model or LoRA adapter? Adapters name their base in ``adapter_config.json`` (``base_model`` overrides)."""
     cfg = adapter_config(model_id, revision)
@@ -53,7 +63,8 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, base_model: s
 
 
 def load_tokenizer(ref: ModelRef) -> Any:
-    """Tokenizer for prompt building; DeepSeek-R1 backbones get the reasoning-keeping template."""
+    """The checkpoint's tokenizer (else its base's) with a pad token; DeepSeek-R1 backbones get
+    :data:`~rmflow.chat_template.KEEP_REASONING_TEMPLATE`."""
     from transformers import AutoTokenizer
 
     rev = ref.revision if ref.tokenizer_source == (ref.adapter or ref.base) else None
@@ -68,8 +79,25 @@ def load_tokenizer(ref: ModelRef) -> Any:
     return tok
 
 
-def token_id(tokenizer: Any, text: str) -> int:
-    """Last token id of ``text`` (no special tokens): the verdict ids of ``" Yes"`` / ``" No"``."""
+def load_model(ref: ModelRef, dtype: Any, merge: bool = False) -> Any:
+    """The causal LM of ``ref`` at ``dtype`` (a ``torch.dtype``): a full model, or the base with the LoRA
+    adapter beside its weights (``merge``: merged into them)."""
+    from transformers import AutoModelForCausalLM
+
+    base_revision = None if ref.adapter else ref.revision
+    try:
+        model = AutoModelForCausalLM.from_pretrained(ref.base, revision=base_revision, dtype=dtype)
+        if ref.adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, ref.adapter, revision=ref.revision)
+    except (OSError, ValueError) as exc:  # missing files / unrecognized config
+        raise UserError(f"{ref.adapter or ref.base}: cannot load model: {exc}") from None
+    return model.merge_and_unload() if ref.adapter and merge else model
+
+
+def last_token_id(tokenizer: Any, text: str) -> int:
+    """Last token id of ``text`` encoded without special tokens (step tag, ``+``/``-``, `` Yes``/`` No``)."""
     ids = tokenizer.encode(text, add_special_tokens=False)
     if not ids:
         raise UserError(f"tokenizer encodes {text!r} to no tokens")
