@@ -13,10 +13,11 @@ from tiny import tiny_backbone
 from rmflow.chat_template import ASSISTANT, BOS, EOS, KEEP_REASONING_TEMPLATE, USER
 from rmflow.cli import main
 from rmflow.data import load_records
-from rmflow.generative.model_ref import resolve_checkpoint
 from rmflow.generative.sampling import SamplingSpec
-from rmflow.generative.train import build_trainer, prepare_tokenizer, sft_examples
+from rmflow.generative.train import build_trainer, sft_examples
+from rmflow.generative.train_config import GenerativeTrainingConfig
 from rmflow.generative.transformers_backend import TransformersBackend
+from rmflow.model_loading import backbone_ref, load_tokenizer, resolve_checkpoint
 from rmflow.presets import load_preset
 from rmflow.prompts import generation_prompt, orm_prompt
 
@@ -36,6 +37,22 @@ def world(tmp_path_factory) -> Path:
         root / "backbone", root / "synth", **tiny_backbone(pretrain_steps=0, vocab_size=600, num_layers=2)
     )
     return root
+
+
+def tiny_config(world: Path, task: str, out: Path, **overrides) -> GenerativeTrainingConfig:
+    """The settings of ``{task}-tiny`` on the test backbone, two examples per device."""
+    flags = {
+        "model_id": str(world / "backbone"),
+        "data_path": str(world / "synth"),
+        "per_device_batch_size": 2,
+    }
+    return GenerativeTrainingConfig.from_preset(
+        f"{task}-tiny", overrides, flags, task_type=task, seed=42, output_dir=str(out)
+    )
+
+
+def prepare_tokenizer(model_id: str):
+    return load_tokenizer(backbone_ref(model_id))
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +87,7 @@ def test_completion_mask_covers_exactly_the_completion(world, tmp_path, task):
     """As the published adapters were trained: the user turn rendered alone is the prompt; the assistant
     header and the critique (with EOS) are the completion, the only tokens with a loss."""
     records = load_records(world / "synth" / f"train_{task}", "math", f"train_{task}")[:2]
-    preset = load_preset(f"{task}-tiny")
-    trainer = build_trainer(task, preset, str(world / "backbone"), {"math": records}, tmp_path, 2)
+    trainer = build_trainer(tiny_config(world, task, tmp_path), {"math": records})
     tok = trainer.processing_class
     examples = sft_examples(task, "math", records)
     for row, rec, ex in zip(trainer.train_dataset, records, examples, strict=True):
@@ -90,7 +106,7 @@ def test_max_length_cuts_examples_to_their_start_and_says_how_many(world, tmp_pa
     and keeps one whose prompt alone fills it, with no token in the loss; null keeps examples whole.
     The cuts are counted per category in one warning."""
     records = {c: load_records(world / "synth" / "train_gPRM", c, "train_gPRM") for c in ("math", "law")}
-    whole = build_trainer("gPRM", load_preset("gPRM-tiny"), str(world / "backbone"), records, tmp_path, 2)
+    whole = build_trainer(tiny_config(world, "gPRM", tmp_path), records)
     rows = list(whole.train_dataset)
     cats = [c for c, recs in records.items() for _ in recs]
     prompts = sorted(row["labels"].index(next(x for x in row["labels"] if x != -100)) for row in rows)
@@ -98,8 +114,7 @@ def test_max_length_cuts_examples_to_their_start_and_says_how_many(world, tmp_pa
     lengths = [len(row["input_ids"]) for row in rows]
     long = {c: sum(n > cap for n, cat in zip(lengths, cats, strict=True) if cat == c) for c in records}
     with caplog.at_level("WARNING", logger="rmflow.generative.sft_data"):
-        preset = load_preset("gPRM-tiny", {"max_length": cap})
-        cut = build_trainer("gPRM", preset, str(world / "backbone"), records, tmp_path, 2)
+        cut = build_trainer(tiny_config(world, "gPRM", tmp_path, max_length=cap), records)
     assert cut.rmflow_long_examples == long and long["math"] > 0 and long["law"] > 0
     assert len(cut.train_dataset) == len(rows)
     for full, row in zip(rows, cut.train_dataset, strict=True):
@@ -116,6 +131,9 @@ def test_paper_presets_train_as_published(size):
         preset = load_preset(f"{task}-{size}")
         assert preset["max_length"] == 1024 and preset["completion_only_loss"] is None
         assert load_preset(f"{task}-{size}", {"max_length": None})["max_length"] is None  # no cap
+        cfg = GenerativeTrainingConfig.from_preset(f"{task}-{size}", task_type=task, seed=42)
+        assert cfg.example_max_length == 1024 and cfg.max_length is None  # cut before TRL, which keeps all
+        assert cfg.completion_only_loss is True
 
 
 def test_raw_logprobs_match_a_forward_pass(backend):
@@ -193,7 +211,7 @@ def test_tiny_sft_then_scoring(world, tmp_path):
     assert train(2) == 0
     summary = json.loads((ckpt / "rmflow_train.json").read_text())
     assert summary["global_steps"] == 2 and summary["gradient_accumulation_steps"] == 1
-    assert [h["loss"] for h in summary["log_history"] if "loss" in h]
+    assert [h["loss"] for h in summary["loss_history"]]
     adapter = json.loads((ckpt / "adapter_config.json").read_text())
     assert adapter["r"] == 32 and adapter["lora_alpha"] == 16
     ref = resolve_checkpoint(str(ckpt))

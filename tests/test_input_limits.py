@@ -34,7 +34,9 @@ def test_training_max_length_of_trained_checkpoints(tmp_path):
         json.dumps({"preset": "dORM-tiny", "settings": {"max_length": 650}})
     )
     (tmp_path / "g").mkdir()
-    (tmp_path / "g" / "rmflow_train.json").write_text(json.dumps({"preset": {"max_length": None}}))
+    (tmp_path / "g" / "rmflow_train.json").write_text(
+        json.dumps({"preset": "gORM-tiny", "settings": {"max_length": None}})
+    )
     assert training_max_length(str(tmp_path / "d")) == 650
     assert training_max_length(str(tmp_path / "g")) is None  # trained without a cap
     assert training_max_length(str(tmp_path)) is None  # no record
@@ -59,7 +61,9 @@ def test_long_inputs_counts_each_known_limit():
 def test_generative_reward_warns_per_category(tokenizer, test_dir, tmp_path, caplog):  # noqa: F811
     model = tmp_path / "ckpt"
     model.mkdir()
-    (model / "rmflow_train.json").write_text(json.dumps({"preset": {"max_length": 30}}))
+    (model / "rmflow_train.json").write_text(
+        json.dumps({"preset": "gORM-tiny", "settings": {"max_length": 30}})
+    )
     argv = reward_argv(test_dir, tmp_path / "rew", "--max_model_len", "60", "--max_tokens", "20")
     argv[argv.index("--model_id") + 1] = str(model)
     stage = _stage(RewardStage, ScriptedBackend(tokenizer), argv)
@@ -86,6 +90,7 @@ def test_discriminative_reward_warns_per_category(tiny_world, tmp_path, caplog, 
     from rmflow.discriminative import reward
     from rmflow.discriminative.features import encode_cot, encoded_lengths
     from rmflow.io import read_records
+    from rmflow.model_loading import load_tokenizer, resolve_checkpoint
 
     model = tmp_path / "ckpt"
     shutil.copytree(tiny_world / "backbone", model)
@@ -95,7 +100,7 @@ def test_discriminative_reward_warns_per_category(tiny_world, tmp_path, caplog, 
     args = dprm_reward_args(model, tiny_world / "synth" / "test", tmp_path / "out", category="law")
     with caplog.at_level(logging.WARNING, logger="rmflow.discriminative.reward"):
         reward.run(args)
-    tok = reward.load_tokenizer(str(model), None, str(model))
+    tok = load_tokenizer(resolve_checkpoint(str(model)))
     records = read_records(tiny_world / "synth" / "test" / "law.jsonl")
     cots = [(r["question"], cot) for r in records for cot in r["cots"]]
     lengths = encoded_lengths(tok, cots, batch=7)

@@ -82,10 +82,8 @@ def test_the_package_has_no_import_circle() -> None:
 
 
 def test_generative_does_not_import_discriminative() -> None:
-    """Shared helpers live outside both families (``generative.train`` still takes the gradient-checkpointing
-    arguments and ``add_once`` from the discriminative package)."""
+    """Shared helpers live outside both families."""
     known = modules()
-    later = {"rmflow.generative.train"}
     for name, path in known.items():
-        if name.startswith("rmflow.generative.") and name not in later:
+        if name.startswith("rmflow.generative."):
             assert not any(t.startswith("rmflow.discriminative") for t in imported(name, path, known)), name

@@ -16,20 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.hub_names import checkpoint_preset
+from rmflow.train_summary import SUMMARY_FILE
 
 log = logging.getLogger(__name__)
 
 
 def training_max_length(model_id: str) -> int | None:
-    """The ``max_length`` a checkpoint was trained with: from its ``rmflow_train.json`` (rmflow trained it)
+    """The ``max_length`` a checkpoint was trained with: from its training summary (rmflow trained it)
     or the paper preset of a published ``dongboklee`` checkpoint; None when unknown or uncapped."""
-    summary = Path(model_id) / "rmflow_train.json"
+    summary = Path(model_id) / SUMMARY_FILE
     if summary.is_file():
         try:
             info = json.loads(summary.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        settings = info.get("settings") if isinstance(info.get("settings"), dict) else info.get("preset")
+        settings = info.get("settings") if isinstance(info, dict) else None
         value = settings.get("max_length") if isinstance(settings, dict) else None
         return value if isinstance(value, int) else None
     preset = checkpoint_preset(model_id)

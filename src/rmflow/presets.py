@@ -72,7 +72,8 @@ SCHEDULERS = (
     "warmup_stable_decay",
     "greedy",
 )
-#: known preset keys: (check, expectation); other keys are left to the stage that reads them
+#: value checks of preset keys: (check, expectation); which keys a family takes is its training config's
+#: (:mod:`rmflow.train_config`)
 PRESET_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "task_type": (lambda v: v in TASK_TYPES, f"one of {', '.join(TASK_TYPES)}"),
     "model_id": (lambda v: v is None or _is_str(v), "a hub id, a directory or null"),
