@@ -203,10 +203,10 @@ def section_generative(work: Path) -> None:
     )
     assert rc == 0, f"train exited {rc}"
     summary = json.loads((ckpt / "rmflow_train.json").read_text())
-    losses = [h["loss"] for h in summary["log_history"] if "loss" in h]
+    losses = [h["loss"] for h in summary["loss_history"]]
     print(
         f"[generative] SFT {summary['global_steps']} steps in {time.perf_counter() - t0:.1f}s, "
-        f"bf16 {summary['bf16']}, losses {losses}"
+        f"{summary['precision']}, losses {losses}"
     )
 
     rewards = work / "rewards"

@@ -2,8 +2,8 @@
 
     python training_curves.py --checkpoints DIR... --names NAME... --output PNG
 
-Reads each checkpoint's ``rmflow_train.json`` (``loss_history`` or the trainer's ``log_history``:
-entries with ``step`` and ``loss``) and draws one line per model, in the model's style of every other
+Reads each checkpoint's training summary (docs/formats.md#training-summary: its ``loss_history`` of
+``step`` and ``loss``) and draws one line per model, in the model's style of every other
 figure (:mod:`rmflow.styles`). A model without logged losses is listed in the legend as such rather
 than failing the report.
 """
@@ -16,14 +16,7 @@ import sys
 from pathlib import Path
 
 from rmflow.styles import method_styles
-
-SUMMARY = "rmflow_train.json"
-
-
-def loss_points(summary: dict) -> list[tuple[int, float]]:
-    """(step, loss) pairs from a training summary."""
-    history = summary.get("loss_history") or summary.get("log_history") or []
-    return [(int(e["step"]), float(e["loss"])) for e in history if "loss" in e and "step" in e]
+from rmflow.train_summary import SUMMARY_FILE, loss_points
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     styles = method_styles(args.names)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for name, ckpt in zip(args.names, args.checkpoints, strict=True):
-        path = Path(ckpt) / SUMMARY
+        path = Path(ckpt) / SUMMARY_FILE
         try:
             points = loss_points(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
