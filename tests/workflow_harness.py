@@ -20,7 +20,7 @@ WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs"
 REAL_MODULES = (
     "__init__.py", "errors.py", "io.py", "strict_json.py", "presets.py", "provenance.py",
     "config_checks.py", "categories.py", "hub_names.py", "evaluation/__init__.py", "evaluation/memory.py",
-    "evaluation/report.py", "styles.py", "names.py",
+    "evaluation/report.py", "styles.py", "names.py", "train_summary.py",
 )  # fmt: skip
 
 FAKE_CLI = '''"""Stand-in stages: each writes its declared outputs, containing its own arguments."""
