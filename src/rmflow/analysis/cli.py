@@ -174,7 +174,7 @@ def _analyze(s: AnalysisSettings) -> dict[str, Any]:
     timer.lap("replicas")
     tables["headline"] = (
         HEADLINE_HEADER,
-        headline_rows(name, series, cats, resamples, own, ev.Ns, ev.seed, s.bootstrap),
+        headline_rows(name, series, cats, resamples, own, ev.Ns),
     )
     timer.lap("headline")
     # tables, figures and summary: all or none (a full disk or a failing figure changes nothing)

@@ -16,16 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rmflow.analysis.auroc_bootstrap import Ranking, bootstrap_interval
 from rmflow.analysis.inputs import AnalysisCategory, ScoreSet
 from rmflow.analysis.selection import Series
-from rmflow.analysis.uncertainty import (
-    _BOOT,
-    CategoryResamples,
-    bootstrap_counts,
-    category_rng,
-    group_intervals,
-    percentile_ci,
-)
+from rmflow.analysis.uncertainty import CategoryResamples, group_intervals
 from rmflow.io import write_text
 from rmflow.names import BEST_OF_N as BEST
 from rmflow.names import MAJORITY
@@ -34,8 +28,6 @@ from rmflow.names import WEIGHTED_VOTE as WEIGHTED
 HEADLINE_HEADER = [
     "test_set", "row", "method", "aggregation", "N", "statistic", "value", "ci95_low", "ci95_high"
 ]  # fmt: skip
-#: bootstrap replicates processed at once (bounds the (chunk, CoTs) weight matrices)
-_CHUNK = 100
 
 
 def weighted_auroc(scores: np.ndarray, correct: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -44,41 +36,22 @@ def weighted_auroc(scores: np.ndarray, correct: np.ndarray, weights: np.ndarray)
     A weight is how often the CoT's question was drawn, so each row is the Mann-Whitney AUROC of one
     bootstrap resample; NaN where a resample has no correct or no wrong CoT.
     """
-    order = np.argsort(scores, kind="stable")
-    ordered, labels = scores[order], correct[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # groups of tied scores
-    out = np.empty(weights.shape[0])
-    for lo in range(0, weights.shape[0], _CHUNK):
-        w = weights[lo : lo + _CHUNK][:, order]
-        pos = np.add.reduceat(w * labels, starts, axis=1)
-        neg = np.add.reduceat(w * ~labels, starts, axis=1)
-        below = np.cumsum(neg, axis=1) - neg  # wrong CoTs scored strictly lower
-        total = pos.sum(axis=1) * neg.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[lo : lo + _CHUNK] = (pos * (below + 0.5 * neg)).sum(axis=1) / total
-    return out
+    return Ranking(scores, correct).auroc(weights)
 
 
 def auroc_interval(
-    cats: Mapping[str, AnalysisCategory], key: str, seed: int, n_boot: int
+    cats: Mapping[str, AnalysisCategory], resamples: Mapping[str, CategoryResamples], key: str
 ) -> tuple[float, float, float]:
     """Pooled AUROC of score set ``key`` over every CoT and its bootstrap CI (questions resampled per
     category with the draws of :meth:`CategoryResamples.draw`)."""
     scores = np.concatenate([c.data.scores[key] for c in cats.values()])
     correct = np.concatenate([c.correct for c in cats.values()])
-    weights = np.concatenate(
-        [
-            np.repeat(bootstrap_counts(category_rng(seed, name, _BOOT), len(c.data.n_cots), n_boot),
-                      c.data.n_cots, axis=1)
-            for name, c in cats.items()
-        ],
-        axis=1,
-    )  # fmt: skip
-    value = weighted_auroc(scores, correct, np.ones((1, len(scores))))[0]
-    replicates = weighted_auroc(scores, correct, weights)
-    finite = replicates[~np.isnan(replicates)]
-    low, high = percentile_ci(finite) if len(finite) else (np.nan, np.nan)
-    return float(value), float(low), float(high)
+    n_cots = np.concatenate([c.data.n_cots for c in cats.values()])
+    ranking = Ranking(scores, correct, np.repeat(np.arange(len(n_cots)), n_cots))
+    counts = np.concatenate([resamples[c].counts for c in cats], axis=1)
+    value = ranking.auroc(np.ones((1, len(n_cots)), dtype=np.int64))[0]
+    low, high = bootstrap_interval(ranking, counts)
+    return float(value), low, high
 
 
 def headline_rows(
@@ -88,8 +61,6 @@ def headline_rows(
     resamples: Mapping[str, CategoryResamples],
     own: Sequence[ScoreSet],
     Ns: Sequence[int],
-    seed: int,
-    n_boot: int,
 ) -> list[list[object]]:
     """Rows of ``headline.csv`` (macro accuracies in %, over every category)."""
     top = max(Ns)
@@ -102,7 +73,7 @@ def headline_rows(
 
     rows: list[list[object]] = []
     for s in own:
-        auroc = auroc_interval(cats, s.key, seed, n_boot)
+        auroc = auroc_interval(cats, resamples, s.key)
         rows.append([test_set, s.model, s.model, s.strategy, "", "auroc", *auroc])
         rows.append(accuracy(s.model, s.model, s.strategy, BEST, top))
         rows.append(accuracy(s.model, s.model, s.strategy, WEIGHTED, top))
@@ -123,7 +94,9 @@ def headline_markdown(rows: Sequence[Sequence[object]], Ns: Sequence[int]) -> st
         fmt = "{:.2f}" if statistic == "auroc" else "{:.1f}"
         text = f"{fmt.format(value)} [{fmt.format(low)}, {fmt.format(high)}]"
         if statistic == MAJORITY:
-            row, statistic = (f"majority vote @{top}", WEIGHTED) if n == top else (f"one CoT (N = {one})", BEST)
+            row, statistic = (
+                (f"majority vote @{top}", WEIGHTED) if n == top else (f"one CoT (N = {one})", BEST)
+            )
         cells.setdefault(str(row), {"aggregation": str(aggregation)})[str(statistic)] = text
     lines = [f"| | aggregation | AUROC | best-of-{top} | weighted vote @{top} |", "|---|---|---|---|---|"]
     lines += [

@@ -82,6 +82,7 @@ class CategoryResamples:
     """
 
     p: np.ndarray  # (Q, M)
+    counts: np.ndarray  # (B, Q) multiplicities of the questions in each resample
     boot: np.ndarray  # (B, M) bootstrap accuracies (%)
     signs: np.ndarray  # (P, Q) sign flips for paired tests
 
@@ -91,6 +92,7 @@ class CategoryResamples:
         counts = bootstrap_counts(category_rng(seed, category, _BOOT), q, n_boot)
         return cls(
             p=p,
+            counts=counts,
             boot=100 * _product(counts, p) / q,
             signs=sign_flips(category_rng(seed, category, _PERM), q, n_perm),
         )
