@@ -20,7 +20,7 @@ import numpy as np
 
 from rmflow.analysis.uncertainty import CI_LEVEL, percentile_ci
 
-#: replicates counted exactly at once (bounds the (rows, CoTs) arrays)
+#: replicates counted exactly between two updates of the bounds
 _CHUNK = 8
 #: largest integer below which every float32 sum of integers is exact
 _FLOAT32_EXACT = 2**24
@@ -37,7 +37,7 @@ class Ranking:
         scores = np.asarray(scores, dtype=np.float64)
         correct = np.asarray(correct, dtype=bool)
         order = np.argsort(scores, kind="stable")
-        self.scores, self.ordered = scores, scores[order]
+        self.scores, self.ordered, self.correct_sorted = scores, scores[order], correct[order]
         self.group = np.arange(len(scores)) if group is None else np.asarray(group)
         self.pos, self.neg = order[correct[order]], order[~correct[order]]  # each by ascending score
         neg_scores, pos_scores = scores[self.neg], scores[self.pos]
@@ -47,36 +47,46 @@ class Ranking:
 
     def auroc(self, weights: np.ndarray) -> np.ndarray:
         """``(B,)`` AUROC under each row of integer ``weights`` ``(B, columns)``; NaN without both
-        classes. Counted in integers, exactly."""
+        classes. Counted in integers, exactly, one row at a time (its arrays stay in cache)."""
         weights = np.asarray(weights)
         pos_group, neg_group = self.group[self.pos], self.group[self.neg]
         cots = np.bincount(self.group, minlength=weights.shape[1])  # CoTs per column
         total = int((weights.astype(np.int64) @ cots).max(initial=0))  # weight of all CoTs
         # each product below is at most twice the total weight times the largest weight
         dtype = np.int32 if 2 * total * int(weights.max(initial=0)) < 2**31 else np.int64
-        weights = weights.astype(dtype)
         out = np.empty(len(weights))
-        for lo in range(0, len(weights), _CHUNK):
-            w = weights[lo : lo + _CHUNK]
-            cum = np.zeros((len(w), len(neg_group) + 1), dtype=dtype)
-            np.cumsum(w[:, neg_group], axis=1, out=cum[:, 1:])  # wrong CoTs' weight below each rank
-            pos_w = w[:, pos_group]
-            twice = cum[:, self.below]  # twice the wrong weight below, ties counted half
-            twice += cum[:, self.up_to]
+        cum = np.zeros(len(neg_group) + 1, dtype=dtype)
+        for b, w in enumerate(weights.astype(dtype)):
+            np.cumsum(w[neg_group], out=cum[1:])  # the wrong CoTs' weight below each rank
+            pos_w = w[pos_group]
+            twice = cum[self.below]  # twice the wrong weight below each correct CoT, ties half
+            twice += cum[self.up_to]
             twice *= pos_w
-            pairs = twice.sum(axis=1, dtype=np.int64) / 2
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[lo : lo + _CHUNK] = pairs / (
-                    pos_w.sum(axis=1, dtype=np.int64) * cum[:, -1].astype(np.int64)
-                )
+            pairs = int(twice.sum(dtype=np.int64)) / 2
+            total_pairs = int(pos_w.sum(dtype=np.int64)) * int(cum[-1])
+            out[b] = pairs / total_pairs if total_pairs else np.nan
         return out
+
+    def _cuts(self, buckets: int) -> np.ndarray:
+        """Positions in score order where buckets start: most where correct and wrong CoTs mix.
+
+        A bucket's unresolved pairs grow with its correct times its wrong CoTs, so the buckets are cut
+        at equal steps of the cumulative ``sqrt(p (1 - p))`` (p: the local share of correct CoTs, over
+        blocks of a quarter bucket) rather than of the CoT count.
+        """
+        n = len(self.ordered)
+        blocks = np.linspace(0, n, min(4 * buckets, n) + 1).astype(np.int64)
+        size = np.diff(blocks)
+        share = np.add.reduceat(self.correct_sorted, blocks[:-1]) / size
+        mass = np.cumsum(np.sqrt(share * (1 - share)) * size + 1e-3 * size)  # a trace of size: no empty span
+        at = np.searchsorted(mass, np.linspace(0, mass[-1], buckets + 1)[1:-1])
+        return blocks[at]
 
     def bounds(self, counts: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds of :meth:`auroc` for each row of ``counts`` ``(B, groups)`` (integers),
         from ``buckets`` score quantiles; NaN where it is NaN."""
         n_groups = counts.shape[1]
-        at = np.linspace(0, len(self.ordered) - 1, buckets + 1)[1:-1].astype(np.int64)
-        edges = np.unique(self.ordered[at])
+        edges = np.unique(self.ordered[self._cuts(buckets)])
         bucket = np.searchsorted(edges, self.scores, side="right")  # equal scores share a bucket
         k = len(edges) + 1
 
