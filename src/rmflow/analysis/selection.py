@@ -91,7 +91,7 @@ def select(
     data = cat.data
     chosen: dict[tuple[int, str], np.ndarray] = {}
     perms = permutations(data, Ns, num_runs, seed)
-    cells = correctness(data, Ns, perms, chosen=chosen)
+    cells = correctness(data, Ns, perms, chosen, choice_keys)
     n_correct = np.add.reduceat(cat.correct.astype(np.int64), cat.starts)
     num_q = len(data.q_ids)
     runs = np.empty((num_runs, len(series)))
@@ -107,8 +107,7 @@ def select(
             runs[:, j] = 100 * (c.sum(axis=0) / num_q)
     steps_of, correct_of = {}, {}
     for (n, key), col in chosen.items():
-        if key in choice_keys:
-            flat = cat.starts[:, None] + col
-            steps_of[n, key] = cat.n_steps[flat].astype(np.int32)
-            correct_of[n, key] = cat.correct[flat]
+        flat = cat.starts[:, None] + col
+        steps_of[n, key] = cat.n_steps[flat].astype(np.int32)
+        correct_of[n, key] = cat.correct[flat]
     return CategorySelection(runs, p, steps_of, correct_of)

@@ -18,7 +18,7 @@ operations over all cells at once:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 import numpy as np
 
@@ -69,12 +69,14 @@ def correctness(
     Ns: Sequence[int],
     perms: np.ndarray,
     chosen: dict[tuple[int, str], np.ndarray] | None = None,
+    choices_of: Container[str] | None = None,
 ) -> dict[Key, np.ndarray]:
     """Whether each (question, run) cell is answered correctly: ``(Q, R)`` bool per ``(table, N, method)``.
 
     ``perms`` is :func:`permutations` of the same ``data`` and ``Ns``; its second axis is the runs.
     Methods are MV, Pass@N and every key of ``data.scores``. If ``chosen`` is given, it receives per
-    ``(N, score key)`` the ``(Q, R)`` index (within its question) of the CoT that best-of-N picked.
+    ``(N, score key)`` the ``(Q, R)`` index (within its question) of the CoT that best-of-N picked
+    (only for the score keys in ``choices_of``, when given).
     A NaN sum of scores wins no vote (unless all are NaN).
     """
     width = max(int(data.n_cots.max()), max(Ns))
@@ -105,7 +107,8 @@ def correctness(
                     out[table, n, method] = right
             if chosen is not None:
                 for name in scores:
-                    chosen[n, name] = idx[:, 0].reshape(num_q, num_runs)
+                    if choices_of is None or name in choices_of:
+                        chosen[n, name] = idx[:, 0].reshape(num_q, num_runs)
             continue
         bins = cell_bins + codes
         counts = np.bincount(bins.ravel(), minlength=cells * SLOTS)
@@ -120,7 +123,7 @@ def correctness(
             out["best_of_n", n, name] = (np.take_along_axis(codes, best, axis=-1)[:, 0] == gold).reshape(
                 num_q, num_runs
             )
-            if chosen is not None:
+            if chosen is not None and (choices_of is None or name in choices_of):
                 chosen[n, name] = np.take_along_axis(idx, best, axis=-1)[:, 0].reshape(num_q, num_runs)
             totals = np.bincount(bins.ravel(), weights=s.ravel(), minlength=cells * SLOTS)
             if name in with_nan:
