@@ -208,8 +208,13 @@ def write_figures(
     Ns = list(s.evaluation.Ns)
     rows = {k: v[1] for k, v in tables.items()}
     acc, length = Columns(ACCURACY_HEADER), Columns(LENGTH_HEADER)
-    stats = [r for r in rows["accuracy"] if r[acc.run] == ""]  # the figures need no per-run rows
     macro = [g for g in MACRO_GROUPS if g in grouping]
+    plotted = set(figures.ACCURACY_STATISTICS)
+    stats = [  # what the accuracy figures read: no per-run rows, macro groups only
+        r
+        for r in rows["accuracy"]
+        if r[acc.run] == "" and r[acc.group] in macro and r[acc.statistic] in plotted
+    ]
     columns = [*macro, *(c for c in grouping if c not in MACRO_GROUPS)]
     tasks: list[tuple[Any, tuple[Any, ...]]] = [
         (figures.uncertainty_figure, (out, stats, Ns, strategies)),

@@ -30,6 +30,8 @@ GROUP_TITLE = {
     "math_adjacent": "Math-adjacent",
     "non_math_adjacent": "Non-math-adjacent",
 }
+#: the statistics of ``accuracy.csv`` that the accuracy figures draw (for the macro groups)
+ACCURACY_STATISTICS = ("mean", "ci95_low", "ci95_high")
 STRATEGY_STYLE = {"last": "-", "min": "--", "max": ":", "mean": "-.", "prod": (0, (3, 1, 1, 1, 1, 1))}
 
 Row = Sequence[Any]
