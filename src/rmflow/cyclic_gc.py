@@ -14,13 +14,16 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def paused() -> Iterator[None]:
+def paused(freeze: bool = False) -> Iterator[None]:
     """Pause the cyclic collector (processes forked inside inherit the pause); collections resume on
-    exit."""
+    exit. ``freeze`` (at a stage's end): the objects still alive then are moved out of the collector's
+    sight (``gc.freeze``) instead of being walked by its next collection and at interpreter exit."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()

@@ -116,7 +116,9 @@ def _process_note(s: AnalysisSettings, cats: dict[str, Any], models: list[str]) 
 
 def analyze(s: AnalysisSettings) -> dict[str, Any]:
     """Run every analysis; write tables, figures and ``summary.json``; return the summary."""
-    with cyclic_gc.paused():  # the records and the tables are millions of fresh acyclic objects
+    # the records and the tables are millions of fresh acyclic objects; what is left at the end (the
+    # modules and caches loaded meanwhile) needs no collection either
+    with cyclic_gc.paused(freeze=True):
         return _analyze(s)
 
 
