@@ -18,11 +18,10 @@ from rmflow.categories import CATEGORIES
 from rmflow.cli import main
 from rmflow.data import load_records, validate_records
 from rmflow.io import read_records
-from rmflow.prompts import PRM_VERDICT
+from rmflow.prompts import CRITIQUE_HEAD, PRM_VERDICT
 from rmflow.synth import KINDS, TEST_QID_OFFSET, make_test_records, make_train_records, synthesize
 from rmflow.synth.cots import GIVE_UP, HESITATIONS, P_HESITATE, parse_answer
 from rmflow.synth.critiques import (
-    CRITIQUE_PREFIX,
     generated_record,
     gold_outcome,
     gold_steps,
@@ -301,7 +300,7 @@ def test_gprm_critiques(data: dict) -> None:
         for r in recs:
             src = train[(r["q_id"], r["cot_id"])]
             c, labels = r["critique"], r["labels"]
-            assert c.startswith(CRITIQUE_PREFIX) and c.count("</think>") == 1
+            assert c.startswith(CRITIQUE_HEAD) and c.count("</think>") == 1
             assert c.index("</think>") < PRM_STEP_RE.search(c).start()
             finals = PRM_FINAL_RE.findall(c)
             assert finals == ["No" if -1 in labels else "Yes"]
@@ -372,11 +371,11 @@ def test_teacher_completion_matches_preprocess(data: dict, task: str) -> None:
                 assert raw.count("</think>") == 1 and not CJK.search(raw)
                 expected = sft_critique(rec, task, verdict, variant=n)
                 if task == "gORM":
-                    assert expected == CRITIQUE_PREFIX + _cut_orm(raw)
+                    assert expected == CRITIQUE_HEAD + _cut_orm(raw)
                     assert ORM_RE.search(raw)[1] == ("Yes" if verdict == 1 else "No")
                 else:
                     final = f"\n{PRM_VERDICT} {'No' if -1 in verdict else 'Yes'}"
-                    assert expected == CRITIQUE_PREFIX + _cut_prm(raw) + final
+                    assert expected == CRITIQUE_HEAD + _cut_prm(raw) + final
                     assert _judgements(raw) == list(verdict)
 
 

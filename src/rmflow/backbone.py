@@ -36,16 +36,17 @@ from rmflow.chat_template import (
 from rmflow.errors import UserError
 from rmflow.io import follow_umask, read_records, write_json
 from rmflow.prompts import (
+    CRITIQUE_HEAD,
     NEGATIVE_TOKEN,
     ORM_VERDICT,
     POSITIVE_TOKEN,
     PRM_VERDICT,
     STEP_TAG,
-    VERIFY_PREFIX,
     discriminative_text,
     orm_prompt,
     prm_prompt,
     prm_teacher_prompt,
+    step_judgement,
 )
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,10 @@ def interface_texts() -> list[str]:
         orm_prompt("math", "Question?", steps),
         prm_prompt("math", "Question?", steps),
         prm_teacher_prompt("math", "Question?", steps),
-        f"{THINK_OPEN}\n{VERIFY_PREFIX} Step 1 is fine.{THINK_CLOSE}\n\n{ORM_VERDICT} Yes",
-        f"{THINK_OPEN}\n{VERIFY_PREFIX} Step 1 is wrong.{THINK_CLOSE}\n\n{ORM_VERDICT} No",
-        f"Step 1: The step is \\boxed{{correct}}\nStep 2: The step is \\boxed{{incorrect}}\n{PRM_VERDICT} No",
-        f"Step 1: The step is \\boxed{{correct}}\n{PRM_VERDICT} Yes",
+        f"{CRITIQUE_HEAD} Step 1 is fine.{THINK_CLOSE}\n\n{ORM_VERDICT} Yes",
+        f"{CRITIQUE_HEAD} Step 1 is wrong.{THINK_CLOSE}\n\n{ORM_VERDICT} No",
+        f"{step_judgement(1, 1)}\n{step_judgement(2, -1)}\n{PRM_VERDICT} No",
+        f"{step_judgement(1, 1)}\n{PRM_VERDICT} Yes",
         "A step." + STEP_TAG + "Another step." + STEP_TAG,
         "x + y - z = 1 +2 -3",
     ]
@@ -474,21 +475,18 @@ def write_mini_corpus(
                     {
                         **base,
                         "labels": 1 if ok else -1,
-                        "critique": f"{THINK_OPEN}\n{VERIFY_PREFIX} {check}{THINK_CLOSE}\n\n"
+                        "critique": f"{CRITIQUE_HEAD} {check}{THINK_CLOSE}\n\n"
                         f"{ORM_VERDICT} {'Yes' if ok else 'No'}",
                     }
                 )
                 cut = lab[: lab.index(-1) + 1] if -1 in lab else lab
-                judged = "\n".join(
-                    f"Step {i}: The step is \\boxed{{{'correct' if x == 1 else 'incorrect'}}}"
-                    for i, x in enumerate(cut, 1)
-                )
+                judged = "\n".join(step_judgement(i, x) for i, x in enumerate(cut, 1))
                 kinds["train_gPRM"][cat].append(
                     {
                         **base,
                         "cot": cot[: len(cut)],
                         "labels": cut,
-                        "critique": f"{THINK_OPEN}\n{VERIFY_PREFIX} {check}{THINK_CLOSE}\n{judged}\n"
+                        "critique": f"{CRITIQUE_HEAD} {check}{THINK_CLOSE}\n{judged}\n"
                         f"{PRM_VERDICT} {'Yes' if ok else 'No'}",
                     }
                 )

@@ -6,10 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from rmflow.categories import display_name
+from rmflow.chat_template import THINK_OPEN
 
 VERIFY_PREFIX = "Let's verify step by step:"
+#: what every kept critique starts with: the chat template's ``<think>`` opener and the generation prefix
+CRITIQUE_HEAD = f"{THINK_OPEN}\n{VERIFY_PREFIX}"
 ORM_VERDICT = "Verification: Is the answer correct (Yes/No)?"
 PRM_VERDICT = "Is the solution correct?"
+#: a gPRM step judgement is ``STEP_JUDGEMENT_OPEN + word + STEP_JUDGEMENT_CLOSE``, word by label
+STEP_JUDGEMENT_OPEN, STEP_JUDGEMENT_CLOSE = "The step is \\boxed{", "}"
+STEP_WORDS = {1: "correct", -1: "incorrect"}
 STEP_TAG = " \n\n\n\n"
 POSITIVE_TOKEN, NEGATIVE_TOKEN = "+", "-"
 
@@ -112,3 +118,8 @@ def discriminative_text(question: str, steps: Sequence[str]) -> str:
     """The full discriminative input text."""
     head, parts = discriminative_parts(question, steps)
     return head + "".join(parts)
+
+
+def step_judgement(i: int, label: int) -> str:
+    """The gPRM judgement line of step ``i`` (1-based): ``Step 2: The step is \\boxed{correct}``."""
+    return f"Step {i}: {STEP_JUDGEMENT_OPEN}{STEP_WORDS[label]}{STEP_JUDGEMENT_CLOSE}"

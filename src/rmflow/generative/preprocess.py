@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.categories import resolve_categories
+from rmflow.chat_template import THINK_CLOSE
 from rmflow.data import load_records
 from rmflow.generative.verdict import (
-    CRITIQUE_HEAD,
-    THINK_CLOSE,
     cut_critique,
     has_chinese,
     is_positive,
@@ -33,7 +32,7 @@ from rmflow.generative.verdict import (
 )
 from rmflow.io import staged_outputs, write_json, write_jsonl
 from rmflow.names import GENERATIVE
-from rmflow.prompts import PRM_VERDICT
+from rmflow.prompts import CRITIQUE_HEAD, PRM_VERDICT
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from rmflow.categories import resolve_categories
+from rmflow.chat_template import THINK_CLOSE
 from rmflow.data import load_records
-from rmflow.generative.verdict import PRM_FINAL_RE, THINK_CLOSE
+from rmflow.generative.verdict import PRM_FINAL_RE
 from rmflow.io import staged_outputs, write_json, write_jsonl
 from rmflow.names import GENERATIVE
 from rmflow.prompts import ORM_VERDICT

@@ -10,19 +10,24 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rmflow.prompts import ORM_VERDICT, PRM_VERDICT
+from rmflow.prompts import (
+    ORM_VERDICT,
+    PRM_VERDICT,
+    STEP_JUDGEMENT_CLOSE,
+    STEP_JUDGEMENT_OPEN,
+    STEP_WORDS,
+)
 
 #: gORM verdict (case-insensitive); group 1 is Yes/No.
-ORM_VERDICT_RE = re.compile(r"Verification: Is the answer correct \(Yes/No\)\?\s*(Yes|No)", re.IGNORECASE)
+ORM_VERDICT_RE = re.compile(re.escape(ORM_VERDICT) + r"\s*(Yes|No)", re.IGNORECASE)
 #: gPRM step judgement; group 1 is correct/incorrect. Case-sensitive: where critiques are cut.
-STEP_JUDGEMENT_RE = re.compile(r"The step is \\boxed\{(correct|incorrect)\}")
+STEP_JUDGEMENT_RE = re.compile(
+    re.escape(STEP_JUDGEMENT_OPEN) + f"({STEP_WORDS[1]}|{STEP_WORDS[-1]})" + re.escape(STEP_JUDGEMENT_CLOSE)
+)
 #: The same, any case: how judgements are read (as the published data was made).
 STEP_JUDGEMENT_ANY_CASE_RE = re.compile(STEP_JUDGEMENT_RE.pattern, re.IGNORECASE)
 #: gPRM final verdict (case-insensitive); group 1 is Yes/No.
-PRM_FINAL_RE = re.compile(r"Is the solution correct\?\s*(Yes|No)", re.IGNORECASE)
-THINK_CLOSE = "</think>"
-#: Text put in front of every kept critique: the generation prefix after the ``<think>`` opener.
-CRITIQUE_HEAD = "<think>\nLet's verify step by step:"
+PRM_FINAL_RE = re.compile(re.escape(PRM_VERDICT) + r"\s*(Yes|No)", re.IGNORECASE)
 _CJK = re.compile("[\u4e00-\u9fff]")
 
 Label = int  # +1 or -1
@@ -60,7 +65,7 @@ def orm_verdict(text: str) -> Label | None:
 
 def step_judgements(text: str) -> list[Label]:
     """Every ``The step is \\boxed{correct|incorrect}`` in ``text``, in any case, as +1/-1, in order."""
-    return [1 if m.group(1).lower() == "correct" else -1 for m in STEP_JUDGEMENT_ANY_CASE_RE.finditer(text)]
+    return [1 if m.group(1).lower() == STEP_WORDS[1] else -1 for m in STEP_JUDGEMENT_ANY_CASE_RE.finditer(text)]
 
 
 def valid_step_judgements(judgements: Sequence[Label], n_steps: int) -> bool:

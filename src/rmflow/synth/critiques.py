@@ -20,13 +20,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rmflow.chat_template import THINK_CLOSE, THINK_OPEN
-from rmflow.prompts import ORM_VERDICT, PRM_VERDICT, VERIFY_PREFIX
+from rmflow.chat_template import THINK_CLOSE
+from rmflow.prompts import CRITIQUE_HEAD, ORM_VERDICT, PRM_VERDICT, step_judgement
 from rmflow.synth.cots import GIVE_UP
 from rmflow.synth.templates import OPS
-
-CRITIQUE_PREFIX = f"{THINK_OPEN}\n{VERIFY_PREFIX}"
-STEP_JUDGEMENT = "Step {i}: The step is \\boxed{{{word}}}"
 
 _COMPUTATION = re.compile(r"\b(plus|minus|times)\b[^:]*: (\d+) ([-+*]) (\d+) = (-?\d+)\.$")
 _BARE_COMPUTATION = re.compile(r"(\d+) ([-+*]) (\d+) = (-?\d+)\.?$")
@@ -142,10 +139,7 @@ def _prm_body(record: dict[str, Any], verdict: Sequence[int], rng: random.Random
         raise ValueError(f"gPRM verdict of {len(verdict)} judgements for {len(steps)} steps")
     flagged = list(verdict).index(-1) if -1 in verdict else None
     end = rng.choice(_GOOD_END if flagged is None else _BAD_END)
-    judged = "\n".join(
-        STEP_JUDGEMENT.format(i=k + 1, word="correct" if j == 1 else "incorrect")
-        for k, j in enumerate(verdict)
-    )
+    judged = "\n".join(step_judgement(k + 1, j) for k, j in enumerate(verdict))
     shown = steps[: len(verdict)]
     return f"\n{finding(shown, record['question'], flagged)}\n{end}\n{THINK_CLOSE}\n\n{judged}"
 
@@ -196,10 +190,10 @@ def sft_critique(
     """The critique ``rmflow preprocess`` keeps from ``teacher_completion(record, task_type, verdict)``."""
     rng = _rng(variant)
     if task_type == "gORM":
-        return CRITIQUE_PREFIX + _orm_body(record, int(verdict), rng)  # type: ignore[arg-type]
+        return CRITIQUE_HEAD + _orm_body(record, int(verdict), rng)  # type: ignore[arg-type]
     if task_type == "gPRM":
         verdict = list(verdict)  # type: ignore[arg-type]
-        return CRITIQUE_PREFIX + _prm_body(record, verdict, rng) + "\n" + _prm_final(verdict)
+        return CRITIQUE_HEAD + _prm_body(record, verdict, rng) + "\n" + _prm_final(verdict)
     raise ValueError(f"no teacher critique for task type {task_type!r}")
 
 
