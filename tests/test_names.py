@@ -9,7 +9,6 @@ import yaml
 from rmflow import names
 from rmflow.categories import CATEGORIES, EXTRA_SPLITS
 from rmflow.config_checks import TRAIN_DATA
-from rmflow.evaluation import report
 from rmflow.evaluation.scores import STRATEGIES
 from rmflow.generative.backend_factory import BACKENDS
 
@@ -31,11 +30,6 @@ def test_schema_enums_are_the_package_lists() -> None:
 
 def test_task_families_split_the_task_types() -> None:
     assert sorted(names.DISCRIMINATIVE + names.GENERATIVE) == sorted(names.TASK_TYPES)
-
-
-def test_evaluation_spells_the_same_names() -> None:
-    """``rmflow.evaluation.report`` still defines its own copies; they must not drift."""
-    assert (report.MV, report.PASS, report.TABLES) == (names.MV, names.PASS, names.TABLES)
 
 
 def test_rules_take_the_names_from_the_package() -> None:

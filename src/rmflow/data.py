@@ -9,7 +9,6 @@ for hub ids.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,9 +20,9 @@ from rmflow.errors import RecordError, UserError
 from rmflow.fast_records import Schema
 from rmflow.hub_names import current_hub_id
 from rmflow.io import read_records, record_label
+from rmflow.names import looks_like_hub_id
 
 KINDS = ("train", "generated", "train_gORM", "train_gPRM", "test", "reward")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 Record = dict[str, Any]
 
@@ -252,7 +251,7 @@ def check_source(source: str | Path) -> None:
     """Fail early unless ``source`` is a local directory or looks like a hub id (``owner/name``)."""
     if not str(source).strip():
         raise UserError("an empty path is not a source (it would read the current directory)")
-    if not is_local(source) and not _HUB_ID.match(str(source)):
+    if not is_local(source) and not looks_like_hub_id(str(source)):
         raise UserError(f"{source}: neither an existing directory nor a Hugging Face hub id (owner/name)")
 
 

@@ -30,9 +30,10 @@ from rmflow.evaluation.inputs import (
     check_probabilities,
     missing_reward_error,
 )
-from rmflow.evaluation.report import MV, PASS, RunAccuracies, write_tables
+from rmflow.evaluation.report import RunAccuracies, write_tables
 from rmflow.evaluation.settings import Settings, add_arguments, settings_from_args
 from rmflow.logs import progress
+from rmflow.names import BEST_OF_N, MV, PASS, TABLES, WEIGHTED_VOTE
 
 
 def score(rewards: Sequence[float | None], strategy: str) -> float:
@@ -120,15 +121,15 @@ def category_accuracies(settings: Settings, category: str) -> RunAccuracies:
                 for name, table in tables.items():
                     scores = [table[rec["q_id"], rec["cot_ids"][i]] for i in picked]
                     best = max(range(len(scores)), key=scores.__getitem__)  # first maximum
-                    hits["best_of_n", name] = answers[best] == gold
-                    hits["weighted_vote", name] = vote(answers, scores) == gold
+                    hits[BEST_OF_N, name] = answers[best] == gold
+                    hits[WEIGHTED_VOTE, name] = vote(answers, scores) == gold
                 for key, hit in hits.items():
                     run_correct.setdefault(key, []).append(hit)
             for key, hits_of_run in run_correct.items():
                 correct.setdefault(key, []).append(hits_of_run)
         for (table, method), per_run in correct.items():
             accuracy = np.array([100 * np.mean(hits) for hits in per_run])
-            for t in [table] if table else ["best_of_n", "weighted_vote"]:
+            for t in [table] if table else list(TABLES):
                 out[t, n, method] = accuracy
     return out
 

@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from rmflow.io import write_text
+from rmflow.names import MV, PASS, TABLES
 
-MV = "MV"
-PASS = "Pass@N"
-TABLES = ("best_of_n", "weighted_vote")
 #: (table, N, method) -> accuracy (%) of each run, for one category
 Key = tuple[str, int, str]
 RunAccuracies = Mapping[Key, np.ndarray]

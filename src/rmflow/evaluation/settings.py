@@ -10,8 +10,8 @@ from rmflow.categories import resolve_categories
 from rmflow.data import check_source
 from rmflow.errors import UserError
 from rmflow.evaluation.inputs import RewardModel
-from rmflow.evaluation.report import MV, PASS
 from rmflow.evaluation.scores import STRATEGIES, default_strategy
+from rmflow.names import MV, PASS
 
 DEFAULT_NS = (1, 2, 4, 8, 16)
 

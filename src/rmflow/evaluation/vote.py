@@ -24,8 +24,9 @@ import numpy as np
 
 from rmflow.evaluation.answers import NUM_CODES
 from rmflow.evaluation.inputs import CategoryData
-from rmflow.evaluation.report import MV, PASS, Key
+from rmflow.evaluation.report import Key
 from rmflow.evaluation.subsample import permutation_prefixes
+from rmflow.names import BEST_OF_N, MV, PASS, TABLES, WEIGHTED_VOTE
 
 PAD = NUM_CODES  # answer code of a padding slot
 SLOTS = NUM_CODES + 1  # vote bins per cell: the answer codes and PAD
@@ -102,7 +103,7 @@ def correctness(
         codes = answers[where]  # (cells, n), subsample order
         if n == 1:  # the one sampled CoT's answer, whatever the method
             right = (codes[:, 0] == gold).reshape(num_q, num_runs)
-            for table in ("best_of_n", "weighted_vote"):
+            for table in TABLES:
                 for method in (MV, PASS, *scores):
                     out[table, n, method] = right
             if chosen is not None:
@@ -114,13 +115,13 @@ def correctness(
         counts = np.bincount(bins.ravel(), minlength=cells * SLOTS)
         pass_n = ((counts[gold_bin] > 0) & (gold >= 0)).reshape(num_q, num_runs)
         mv = (_first_largest(counts, bins, codes) == gold).reshape(num_q, num_runs)
-        for table in ("best_of_n", "weighted_vote"):
+        for table in TABLES:
             out[table, n, MV] = mv
             out[table, n, PASS] = pass_n
         for name, model_scores in scores.items():
             s = model_scores[where]  # (cells, n), -inf on padding
             best = s.argmax(axis=-1)[:, None]  # the first maximum
-            out["best_of_n", n, name] = (np.take_along_axis(codes, best, axis=-1)[:, 0] == gold).reshape(
+            out[BEST_OF_N, n, name] = (np.take_along_axis(codes, best, axis=-1)[:, 0] == gold).reshape(
                 num_q, num_runs
             )
             if chosen is not None and (choices_of is None or name in choices_of):
@@ -128,7 +129,7 @@ def correctness(
             totals = np.bincount(bins.ravel(), weights=s.ravel(), minlength=cells * SLOTS)
             if name in with_nan:
                 totals[np.isnan(totals)] = -np.inf
-            out["weighted_vote", n, name] = (_first_largest(totals, bins, codes) == gold).reshape(
+            out[WEIGHTED_VOTE, n, name] = (_first_largest(totals, bins, codes) == gold).reshape(
                 num_q, num_runs
             )
     return out
