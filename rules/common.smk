@@ -119,10 +119,10 @@ def dataset_dir(kind):
 
 
 def synth_dirs(wildcards=None):
-    """The four synthetic dataset directories (the corpus of built backbones)."""
+    """The synthetic dataset directories (the corpus of built backbones)."""
     if "synth" not in config:
         raise ConfigError("a built backbone needs the synthetic corpus, but the config has no `synth` section")
-    return [f"{SYNTH_DIR}/{kind}" for kind in (*TRAIN_KINDS, "test")]
+    return [f"{SYNTH_DIR}/{kind}" for kind in (*TRAIN_KINDS, "generated_gPRM", "test")]
 
 
 # --------------------------------------------------------------------------- backbones

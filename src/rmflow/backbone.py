@@ -112,9 +112,9 @@ def pretrain_documents(rec: dict[str, Any], category: str) -> Iterator[tuple[str
     """Pre-training documents of one training record as ``(text, is_chat)``.
 
     Step-labelled records give the discriminative text of their steps before the first wrong one (the
-    language model learns correct computations; telling wrong ones apart is the verifiers' job); critique records give the chat turn
-    (ORM prompt for a scalar label, PRM prompt for a list) followed by the critique. Test records
-    (``cots``) are not used for pre-training.
+    language model learns correct computations; telling wrong ones apart is the verifiers' job); critique
+    records give the chat turn (ORM prompt for a scalar label, PRM prompt for a list) followed by the
+    critique (:func:`pretrain_critique`). Test records (``cots``) are not used for pre-training.
     """
     question, cot = rec.get("question"), _steps(rec.get("cot"))
     if not isinstance(question, str) or not cot:
@@ -130,6 +130,12 @@ def pretrain_documents(rec: dict[str, Any], category: str) -> Iterator[tuple[str
             cot = cot[: labels.index(-1)]
         if cot:
             yield discriminative_text(question, cot), False
+
+
+def pretrain_critique(critique: str) -> str:
+    """The assistant turn of a critique document: a kept critique as it is, a raw teacher generation
+    (``generated`` records: the text after the generation prefix) behind :data:`CRITIQUE_HEAD`."""
+    return critique if critique.startswith(CRITIQUE_HEAD) else CRITIQUE_HEAD + critique
 
 
 def interface_texts() -> list[str]:
@@ -159,7 +165,7 @@ def load_corpus(corpus_dir: str | Path) -> tuple[list[str], list[tuple[str, str 
             if "cots" not in rec:  # test records shape nothing: neither the vocabulary nor the weights
                 texts.extend(record_texts(rec))
             for text, is_chat in pretrain_documents(rec, path.stem):
-                docs.append((text, rec["critique"] if is_chat else None))
+                docs.append((text, pretrain_critique(rec["critique"]) if is_chat else None))
     if not docs:
         raise UserError(f"{corpus_dir}: no training records (with question and cot) in any *.jsonl file")
     return texts, docs

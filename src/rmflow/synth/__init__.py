@@ -1,7 +1,9 @@
 """``rmflow synth``: the embedded synthetic datasets, deterministic from ``--seed``.
 
 Writes ``{output_dir}/{kind}/{category}.jsonl`` for the kinds ``train`` (step-labelled CoTs),
-``train_gORM`` / ``train_gPRM`` (teacher-critique SFT data, as ``rmflow preprocess`` writes it) and
+``train_gORM`` / ``train_gPRM`` (teacher-critique SFT data, as ``rmflow preprocess`` writes it),
+``generated_gPRM`` (the synthetic teacher's gPRM critiques of whole training CoTs, as ``rmflow generate``
+writes them: the corpus from which a built backbone learns to judge a whole solution) and
 ``test`` (N CoTs per question), in the published schemas (docs/formats.md), plus ``synth.json`` (settings,
 counts and statistics). Questions are 10-option multiple-choice word problems with a checkable
 multi-step integer solution in each domain's vocabulary (:mod:`rmflow.synth.templates`); CoTs make
@@ -34,16 +36,19 @@ from rmflow.synth.critiques import (
     sft_critique,
     sft_record,
     teacher_completion,
+    teacher_generations,
 )
 from rmflow.synth.problems import Problem, make_problem
 from rmflow.synth.stats import cot_stats, critique_stats, voting_stats
 
 __all__ = [
     "KINDS",
+    "SCHEMA",
     "synthesize",
     "make_train_records",
     "make_test_records",
     "teacher_completion",
+    "teacher_generations",
     "generated_record",
     "sft_critique",
     "sft_record",
@@ -51,7 +56,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS = ("train", "train_gORM", "train_gPRM", "test")
+KINDS = ("train", "train_gORM", "train_gPRM", "generated_gPRM", "test")
+#: the data kind each synthetic kind is validated as
+SCHEMA = {"generated_gPRM": "generated"}
 #: test q_ids start here so that they never coincide with train q_ids
 TEST_QID_OFFSET = 100_000
 DEFAULTS = {
@@ -197,7 +204,7 @@ def _write_category(
     """Generate and write (into ``staging``, named as under ``out``) the kinds of one category; its stats."""
     stats: dict[str, Any] = {}
     data: dict[str, list[dict[str, Any]]] = {}
-    if {"train", "train_gORM", "train_gPRM"} & set(kinds):
+    if {"train", "train_gORM", "train_gPRM", "generated_gPRM"} & set(kinds):
         train = make_train_records(seed, cat, train_questions, train_cots)
         data["train"] = train
         stats["train"] = cot_stats(train)
@@ -205,11 +212,13 @@ def _write_category(
             if kind in kinds:
                 data[kind] = critique_set(train, kind[6:], critiques_per_cot, f"{seed}/{cat}/{kind}")
                 stats[kind] = critique_stats(data[kind])
+        if "generated_gPRM" in kinds:
+            data["generated_gPRM"] = teacher_generations(train, "gPRM", f"{seed}/{cat}/generated_gPRM")
     if "test" in kinds:
         data["test"] = make_test_records(seed, cat, test_questions, test_cots)
         stats["test"] = voting_stats(data["test"])
     for kind in kinds:
-        records = validate_records(kind, data[kind], out / kind / f"{cat}.jsonl")
+        records = validate_records(SCHEMA.get(kind, kind), data[kind], out / kind / f"{cat}.jsonl")
         write_jsonl(staging / kind / f"{cat}.jsonl", records)
     log.info("%s: %s", cat, ", ".join(f"{k} {len(data[k])}" for k in kinds))
     return stats

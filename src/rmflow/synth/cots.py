@@ -2,10 +2,12 @@
 
 A CoT follows the correct path unless, step by step, it falls into the question's misconception
 (probability ``p_systematic`` at the misconception's step) or makes a random error (``p_random`` per
-step): an operator confusion where the step has one (``P_CONFUSION``), else an arithmetic slip. Its final step names the option of its result, except that a few CoTs give up without stating an
-answer, name an option letter beyond J, or name the wrong letter for a right value. As in reasoning-model
-outputs, a CoT that went wrong hesitates before its answer more often than one that did not
-(``P_HESITATE``): the conclusion carries a noisy trace of the error that an outcome verifier can learn.
+step): an operator confusion where the step has one (``P_CONFUSION``), else an arithmetic slip. Its final
+step names the option of its result, except that a few CoTs give up without stating an answer, name an
+option letter beyond J, or name the wrong letter for a right value. As in reasoning-model outputs, a CoT
+signals doubt: the step where it goes wrong opens with a hedge more often than a right step does
+(``P_HEDGE``), and a CoT whose answer is wrong hedges its conclusion more often (``P_HESITATE``). These
+noisy traces of an error are words a verifier can find anywhere in a solution.
 Labels: +1 for every step before the first wrong step, -1 from that step on; a give-up step is wrong
 (otherwise an outcome label would call an answerless CoT correct and teach verifiers to prefer it).
 """
@@ -25,12 +27,11 @@ P_WRONG_LETTER = 0.03  # the CoT names the wrong option for its value
 OFF_ALPHABET = "KL"
 #: probability that the final step hesitates, for CoTs whose answer is wrong / right
 P_HESITATE = {False: 0.4, True: 0.08}
-HESITATIONS = (
-    "Hmm, this does not look quite right, but",
-    "I am not fully sure about this, but",
-    "Something seems off here, but",
-)
 GIVE_UP = "None of the options seems to match this, so I cannot choose an answer."
+#: probability that a computation step opens with a hedge, for the step where a CoT goes wrong / any other:
+#: where a reasoning model slips it often signals doubt in the same sentence, and sometimes doubts a right step
+P_HEDGE = {True: 0.6, False: 0.03}
+HEDGES = ("This part is tricky.", "I may be wrong here.", "Let me try this.")
 
 _ANSWER = re.compile(r"answer is \(([A-Za-z])\)")
 _FIRST = ("First, ", "To start, ", "")
@@ -75,11 +76,16 @@ def render_computation(problem: Problem, i: int, comp: Computation, rng: random.
 def render_answer(problem: Problem, value: int, letter: str, hesitation: str | None = None) -> str:
     """``So the amount still owed comes to $515, which is option (C). The answer is (C).``
 
-    With a ``hesitation`` the last sentence reads ``{hesitation} the answer is (C).``
+    A ``hesitation`` (one of :data:`HEDGES`) opens the step.
     """
     phrase = problem.template.steps[-1].phrase
-    lead = f"{hesitation} the" if hesitation else "The"
-    return f"So {phrase} comes to {problem.format_value(value)}, which is option ({letter}). {lead} answer is ({letter})."
+    step = f"So {phrase} comes to {problem.format_value(value)}, which is option ({letter}). The answer is ({letter})."
+    return f"{hesitation} {step}" if hesitation else step
+
+
+def hedged(step: str, rng: random.Random) -> str:
+    """``step`` opened by a hedge (:data:`HEDGES`)."""
+    return f"{rng.choice(HEDGES)} {step}"
 
 
 def choose_path(problem: Problem, rng: random.Random) -> SolutionPath:
@@ -101,6 +107,9 @@ def sample_cot(problem: Problem, rng: random.Random) -> Cot:
     """One CoT with its step labels and parsed answer."""
     path = choose_path(problem, rng)
     steps = [render_computation(problem, i, c, rng) for i, c in enumerate(path.computations)]
+    for i, step in enumerate(steps):
+        if rng.random() < P_HEDGE[i == path.first_error]:
+            steps[i] = hedged(step, rng)
     n_comp = len(steps)
     wrong_from = path.first_error if path.first_error is not None else n_comp + 1
     letter = LETTERS[problem.options.index(path.final)]
@@ -114,7 +123,7 @@ def sample_cot(problem: Problem, rng: random.Random) -> Cot:
             wrong_from = min(wrong_from, n_comp)
         hesitation = None
         if rng.random() < P_HESITATE[letter == problem.answer]:  # drawn last: other draws stay as they were
-            hesitation = rng.choice(HESITATIONS)
+            hesitation = rng.choice(HEDGES)
         steps.append(render_answer(problem, path.final, letter, hesitation))
     else:
         steps.append(GIVE_UP)

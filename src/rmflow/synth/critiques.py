@@ -1,10 +1,10 @@
 """Teacher critiques for gORM/gPRM SFT data, raw (as a teacher generates them) and preprocessed.
 
-A critique states its finding first: ``Every step checks out, and $424 is option (H).``, or ``One step is
-wrong: {why}.`` for the first wrong step, ``why`` re-deriving it (the operation its words name against
-the one it computes, the right result of a slip, the option a letter stands for). A ~1M-parameter model
-can neither copy a solution nor find its k-th step, but it can decide at that first token whether
-anything in the solution is wrong; the rest follows. Then a closing line, ``</think>`` and the verdict
+A critique states its finding first: ``Every step checks out.``, or ``One step is wrong: {why}.`` for
+the first wrong step, ``why`` read off it without copying a number (the operation its words name against
+the one it computes, a slip, an answer that is no option). A ~1M-parameter model can neither copy a
+solution nor find its k-th step, but it can decide at that first token whether anything in the solution
+is wrong; the rest follows, and no token it cannot learn dilutes that decision in the SFT loss. Then a closing line, ``</think>`` and the verdict
 of docs/formats.md (gPRM: the step judgements, then ``Is the solution correct?``). :func:`teacher_completion`
 renders what a teacher generates after the prompt's ``Let's verify step by step:`` prefix;
 :func:`sft_critique` renders what ``rmflow preprocess`` keeps from it:
@@ -64,54 +64,43 @@ def _apply(a: int, op: str, b: int) -> int:
     return a + b if op == "+" else a - b if op == "-" else a * b
 
 
-def error_reason(step: str, question: str, before: str = "") -> str:
-    """Why ``step`` is wrong, re-derived from the step itself and the question's options.
+def error_reason(step: str, question: str) -> str:
+    """Why ``step`` is wrong, read off the step and the options, without copying a number.
 
-    ``before`` is the previous step (a give-up step is explained by the value it failed to match).
+    ``times means *, not +`` (the operation its words name against the one it computes), ``its
+    arithmetic is off`` (a slip), ``it chooses no option``, ``(K) is not an option``, ``option (C) is
+    another value``.
     """
     m = _COMPUTATION.search(step)
     bare = _BARE_COMPUTATION.search(step)
     if bare:
         a, op, b, c = int(bare[1]), bare[2], int(bare[3]), int(bare[4])
         if m and _SYMBOL[m[1]] != op:
-            return f"{m[1]} means {_SYMBOL[m[1]]}, not {op}, in {a} {op} {b} = {c}"
-        if _apply(a, op, b) != c:
-            return f"{a} {op} {b} is {_apply(a, op, b)}, not {c}"
-        return f"{a} {op} {b} = {c} does not follow from the question"
+            return f"{m[1]} means {_SYMBOL[m[1]]}, not {op}"
+        return "its arithmetic is off" if _apply(a, op, b) != c else "it does not follow from the question"
     if step == GIVE_UP:
-        prev = _BARE_COMPUTATION.search(before)
-        return f"it finds {prev[4]} but chooses no option" if prev else "it chooses no option"
+        return "it chooses no option"
     ans = _ANSWER_STEP.search(step)
     if ans:
-        value, letter = ans[1], ans[2]
         options = dict(_OPTION.findall(question))
-        if letter not in options:
-            return f"({letter}) is not an option for {value}"
-        if options[letter] != value:
-            return f"option ({letter}) is {options[letter]}, not {value}"
-        return f"{value} as option ({letter}) does not follow from the question"
+        if ans[2] not in options:
+            return f"({ans[2]}) is not an option"
+        if options[ans[2]] != ans[1]:
+            return f"option ({ans[2]}) is another value"
     return "it does not follow from the question"
 
 
-def _last_result(steps: Sequence[str]) -> str:
-    """What the last step arrives at: ``and $424 is option (H)`` / ``up to 450 - 200 = 250``."""
-    ans = _ANSWER_STEP.search(steps[-1]) if steps else None
-    if ans:
-        return f"and {ans[1]} is option ({ans[2]})"
-    bare = _BARE_COMPUTATION.search(steps[-1]) if steps else None
-    return f"up to {bare[0].rstrip('.')}" if bare else "as far as it goes"
-
-
 def finding(steps: Sequence[str], question: str, flagged: int | None) -> str:
-    """The critique's first line: its finding, stated before anything else, then what it rests on.
+    """The critique's first line: its finding, stated before anything else.
 
-    ``Every step checks out, and $424 is option (H).`` or ``One step is wrong: {why}.`` for the
-    ``flagged`` step (0-based), ``why`` re-deriving that step (:func:`error_reason`).
+    ``Every step checks out.`` or ``One step is wrong: {why}.`` for the ``flagged`` step (0-based),
+    ``why`` from :func:`error_reason`. Nothing in it copies a number from the solution: a
+    ~1M-parameter model cannot learn to copy, and the loss of tokens it cannot learn would drown the
+    one token that decides the verdict.
     """
     if flagged is None:
-        return f"{GOOD_FINDING}, {_last_result(steps)}."
-    before = steps[flagged - 1] if flagged > 0 else ""
-    return f"{BAD_FINDING} {error_reason(steps[flagged], question, before)}."
+        return f"{GOOD_FINDING}."
+    return f"{BAD_FINDING} {error_reason(steps[flagged], question)}."
 
 
 def _rng(variant: int | str) -> random.Random:
@@ -222,12 +211,14 @@ def critique_set(
 ) -> list[dict[str, Any]]:
     """SFT records for ``samples`` teacher critiques per CoT: deduplicated, balanced, shuffled.
 
-    Like preprocess, a critique already seen is dropped and the majority class (positives vs negatives)
-    is undersampled to the size of the minority. ``key`` seeds the phrasing and the sampling. gPRM sets
+    A repeated sample (the same critique of the same, possibly cut, solution) is dropped and the majority
+    class (positives vs negatives) is undersampled to the size of the minority. The templated critiques
+    repeat across solutions, so unlike preprocess, which drops a critique text already seen, the same
+    text pairs with each solution it judges. ``key`` seeds the phrasing and the sampling. gPRM sets
     also judge the correct steps before a CoT's first error on their own (an incomplete solution, all
     steps correct): otherwise every solution that stops before its answer would be wrong.
     """
-    seen: set[str] = set()
+    seen: set[tuple[Any, ...]] = set()
     records = []
     for rec in train:
         if not rec.get("labels") or not rec.get("cot"):
@@ -239,8 +230,9 @@ def critique_set(
         for src in sources:
             for s in range(samples):
                 out = sft_record(src, task_type, variant=f"{key}/{rec['q_id']}/{rec['cot_id']}/{len(src['cot'])}/{s}")
-                if out["critique"] not in seen:
-                    seen.add(out["critique"])
+                example = (rec["q_id"], rec["cot_id"], len(src["cot"]), out["critique"])
+                if example not in seen:
+                    seen.add(example)
                     records.append(out)
     rng = random.Random(f"rmflow.synth.balance/{key}")
     pos = [r for r in records if is_positive(r)]
@@ -249,3 +241,14 @@ def critique_set(
     kept = (rng.sample(pos, n) if len(pos) > n else pos) + (rng.sample(neg, n) if len(neg) > n else neg)
     rng.shuffle(kept)
     return kept
+
+
+def teacher_generations(train: Iterable[dict[str, Any]], task_type: str, key: str) -> list[dict[str, Any]]:
+    """What a teacher agreeing with the gold labels generates for each whole training CoT (``generated``
+    records: the train record plus the raw completion); ``key`` seeds the phrasing."""
+    return [
+        generated_record(rec, task_type, gold_outcome(rec) if task_type == "gORM" else gold_steps(rec),
+                         variant=f"{key}/{rec['q_id']}/{rec['cot_id']}")
+        for rec in train
+        if rec.get("labels") and rec.get("cot")
+    ]  # fmt: skip
