@@ -62,7 +62,7 @@ def main():
         return
     out = Path(get("--output_dir"))
     if stage == "synth":
-        for kind in ("train", "train_gORM", "train_gPRM", "test"):
+        for kind in ("train", "train_gORM", "train_gPRM", "generated_gPRM", "test"):  # rmflow.synth.KINDS
             write(out / kind / "law.jsonl")
     elif stage == "evaluate":
         for table in TABLES:
