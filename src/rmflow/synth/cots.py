@@ -83,11 +83,6 @@ def render_answer(problem: Problem, value: int, letter: str, hesitation: str | N
     return f"{hesitation} {step}" if hesitation else step
 
 
-def hedged(step: str, rng: random.Random) -> str:
-    """``step`` opened by a hedge (:data:`HEDGES`)."""
-    return f"{rng.choice(HEDGES)} {step}"
-
-
 def choose_path(problem: Problem, rng: random.Random) -> SolutionPath:
     """Walk the steps: the misconception at its step, or a random slip at any step, else correct."""
     for k in range(len(problem.template.steps)):
@@ -109,7 +104,7 @@ def sample_cot(problem: Problem, rng: random.Random) -> Cot:
     steps = [render_computation(problem, i, c, rng) for i, c in enumerate(path.computations)]
     for i, step in enumerate(steps):
         if rng.random() < P_HEDGE[i == path.first_error]:
-            steps[i] = hedged(step, rng)
+            steps[i] = f"{rng.choice(HEDGES)} {step}"
     n_comp = len(steps)
     wrong_from = path.first_error if path.first_error is not None else n_comp + 1
     letter = LETTERS[problem.options.index(path.final)]

@@ -4,8 +4,9 @@ A critique states its finding first: ``Every step checks out.``, or ``One step i
 the first wrong step, ``why`` read off it without copying a number (the operation its words name against
 the one it computes, a slip, an answer that is no option). A ~1M-parameter model can neither copy a
 solution nor find its k-th step, but it can decide at that first token whether anything in the solution
-is wrong; the rest follows, and no token it cannot learn dilutes that decision in the SFT loss. Then a closing line, ``</think>`` and the verdict
-of docs/formats.md (gPRM: the step judgements, then ``Is the solution correct?``). :func:`teacher_completion`
+is wrong; the rest follows, and no token it cannot learn dilutes that decision in the SFT loss. Then a
+closing line, ``</think>`` and the verdict of docs/formats.md (gPRM: the step judgements, then ``Is the
+solution correct?``). :func:`teacher_completion`
 renders what a teacher generates after the prompt's ``Let's verify step by step:`` prefix;
 :func:`sft_critique` renders what ``rmflow preprocess`` keeps from it:
 ``"<think>\\nLet's verify step by step:"`` + the completion cut right after the gORM verdict (gORM) or the
@@ -57,6 +58,11 @@ def gold_steps(record: dict[str, Any]) -> list[int]:
     """gPRM gold: +1 up to the first -1 step label, which is kept and ends the list."""
     labels = list(record.get("labels") or [])
     return labels[: labels.index(-1) + 1] if -1 in labels else labels
+
+
+def gold_verdict(record: dict[str, Any], task_type: str) -> int | list[int]:
+    """The verdict of a teacher that agrees with the gold labels: gORM ±1, gPRM the step judgements."""
+    return gold_outcome(record) if task_type == "gORM" else gold_steps(record)
 
 
 # --------------------------------------------------------------------------- step judgements
@@ -188,7 +194,7 @@ def sft_critique(
 
 def sft_record(record: dict[str, Any], task_type: str, *, variant: int | str = 0) -> dict[str, Any]:
     """The kept SFT record for a teacher that agrees with the gold label."""
-    verdict: int | list[int] = gold_outcome(record) if task_type == "gORM" else gold_steps(record)
+    verdict = gold_verdict(record, task_type)
     cot = record["cot"] if task_type == "gORM" else record["cot"][: len(verdict)]  # type: ignore[arg-type]
     return {
         "q_id": record["q_id"],
@@ -229,7 +235,9 @@ def critique_set(
             sources.append({**rec, "cot": rec["cot"][:k], "labels": rec["labels"][:k]})
         for src in sources:
             for s in range(samples):
-                out = sft_record(src, task_type, variant=f"{key}/{rec['q_id']}/{rec['cot_id']}/{len(src['cot'])}/{s}")
+                out = sft_record(
+                    src, task_type, variant=f"{key}/{rec['q_id']}/{rec['cot_id']}/{len(src['cot'])}/{s}"
+                )
                 example = (rec["q_id"], rec["cot_id"], len(src["cot"]), out["critique"])
                 if example not in seen:
                     seen.add(example)
@@ -247,8 +255,9 @@ def teacher_generations(train: Iterable[dict[str, Any]], task_type: str, key: st
     """What a teacher agreeing with the gold labels generates for each whole training CoT (``generated``
     records: the train record plus the raw completion); ``key`` seeds the phrasing."""
     return [
-        generated_record(rec, task_type, gold_outcome(rec) if task_type == "gORM" else gold_steps(rec),
-                         variant=f"{key}/{rec['q_id']}/{rec['cot_id']}")
+        generated_record(
+            rec, task_type, gold_verdict(rec, task_type), variant=f"{key}/{rec['q_id']}/{rec['cot_id']}"
+        )
         for rec in train
         if rec.get("labels") and rec.get("cot")
-    ]  # fmt: skip
+    ]
