@@ -334,6 +334,17 @@ def test_gprm_data_holds_incomplete_correct_solutions(data: dict) -> None:
     assert 0.2 < sum(ends_in_answer) / len(ends_in_answer) < 0.9
 
 
+def test_gprm_data_is_balanced_within_whole_and_cut_solutions(data: dict) -> None:
+    """How a solution ends (its answer or a step) says nothing of its verdict."""
+    for cat in CATEGORIES:
+        train = {(r["q_id"], r["cot_id"]): r for r in data["train"][cat]}
+        for whole in (True, False):
+            group = [
+                r for r in data["train_gPRM"][cat] if (len(r["cot"]) == len(train[r["q_id"], r["cot_id"]]["cot"])) == whole
+            ]  # fmt: skip
+            assert group and sum(-1 in r["labels"] for r in group) * 2 == len(group), (cat, whole)
+
+
 def test_critiques_state_their_finding_first(data: dict) -> None:
     symbol = {word: sym for sym, word in OPS.items()}
     for task in ("gORM", "gPRM"):

@@ -26,7 +26,7 @@ P_OFF_ALPHABET = 0.012  # the CoT names a letter that is not an option
 P_WRONG_LETTER = 0.03  # the CoT names the wrong option for its value
 OFF_ALPHABET = "KL"
 #: probability that the final step hesitates, for CoTs whose answer is wrong / right
-P_HESITATE = {False: 0.4, True: 0.08}
+P_HESITATE = {False: 0.7, True: 0.03}
 GIVE_UP = "None of the options seems to match this, so I cannot choose an answer."
 #: probability that a computation step opens with a hedge, for the step where a CoT goes wrong / any other:
 #: where a reasoning model slips it often signals doubt in the same sentence, and sometimes doubts a right step

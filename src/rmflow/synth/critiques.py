@@ -218,14 +218,16 @@ def critique_set(
     """SFT records for ``samples`` teacher critiques per CoT: deduplicated, balanced, shuffled.
 
     A repeated sample (the same critique of the same, possibly cut, solution) is dropped and the majority
-    class (positives vs negatives) is undersampled to the size of the minority. The templated critiques
-    repeat across solutions, so unlike preprocess, which drops a critique text already seen, the same
-    text pairs with each solution it judges. ``key`` seeds the phrasing and the sampling. gPRM sets
+    class (positives vs negatives) is undersampled to the size of the minority, within whole solutions and
+    within cut ones apart (gPRM; a gORM set has whole ones only): whole solutions are nearly all right, and
+    balanced only overall they would teach a gPRM that a solution ending in its answer is right. The
+    templated critiques repeat across solutions, so unlike preprocess, which drops a critique text
+    already seen, the same text pairs with each solution it judges. ``key`` seeds the phrasing and the sampling. gPRM sets
     also judge the correct steps before a CoT's first error on their own (an incomplete solution, all
     steps correct): otherwise every solution that stops before its answer would be wrong.
     """
     seen: set[tuple[Any, ...]] = set()
-    records = []
+    records: list[tuple[dict[str, Any], bool]] = []  # (SFT record, whether its solution is whole)
     for rec in train:
         if not rec.get("labels") or not rec.get("cot"):
             continue
@@ -241,12 +243,15 @@ def critique_set(
                 example = (rec["q_id"], rec["cot_id"], len(src["cot"]), out["critique"])
                 if example not in seen:
                     seen.add(example)
-                    records.append(out)
+                    records.append((out, len(out["cot"]) == len(rec["cot"])))
     rng = random.Random(f"rmflow.synth.balance/{key}")
-    pos = [r for r in records if is_positive(r)]
-    neg = [r for r in records if not is_positive(r)]
-    n = min(len(pos), len(neg)) or max(len(pos), len(neg))  # one class empty: nothing to balance
-    kept = (rng.sample(pos, n) if len(pos) > n else pos) + (rng.sample(neg, n) if len(neg) > n else neg)
+    kept = []
+    for whole in (True, False):
+        group = [r for r, w in records if w == whole]
+        pos = [r for r in group if is_positive(r)]
+        neg = [r for r in group if not is_positive(r)]
+        n = min(len(pos), len(neg)) or max(len(pos), len(neg))  # one class empty: nothing to balance
+        kept += (rng.sample(pos, n) if len(pos) > n else pos) + (rng.sample(neg, n) if len(neg) > n else neg)
     rng.shuffle(kept)
     return kept
 
