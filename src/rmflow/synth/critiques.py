@@ -219,12 +219,13 @@ def critique_set(
 
     A repeated sample (the same critique of the same, possibly cut, solution) is dropped and the majority
     class (positives vs negatives) is undersampled to the size of the minority, within whole solutions and
-    within cut ones apart (gPRM; a gORM set has whole ones only): whole solutions are nearly all right, and
-    balanced only overall they would teach a gPRM that a solution ending in its answer is right. The
-    templated critiques repeat across solutions, so unlike preprocess, which drops a critique text
-    already seen, the same text pairs with each solution it judges. ``key`` seeds the phrasing and the sampling. gPRM sets
-    also judge the correct steps before a CoT's first error on their own (an incomplete solution, all
-    steps correct): otherwise every solution that stops before its answer would be wrong.
+    within cut ones apart, leaving out a group of one class (gPRM; a gORM set has whole ones only): whole
+    solutions are nearly all right, and balanced only overall they would teach a gPRM that a solution
+    ending in its answer is right. The templated critiques repeat across solutions, so unlike preprocess,
+    which drops a critique text already seen, the same text pairs with each solution it judges. ``key``
+    seeds the phrasing and the sampling. gPRM sets also judge the correct steps before a CoT's first
+    error on their own (an incomplete solution, all steps correct): otherwise every solution that stops
+    before its answer would be wrong.
     """
     seen: set[tuple[Any, ...]] = set()
     records: list[tuple[dict[str, Any], bool]] = []  # (SFT record, whether its solution is whole)
@@ -250,8 +251,10 @@ def critique_set(
         group = [r for r, w in records if w == whole]
         pos = [r for r in group if is_positive(r)]
         neg = [r for r in group if not is_positive(r)]
-        n = min(len(pos), len(neg)) or max(len(pos), len(neg))  # one class empty: nothing to balance
+        n = min(len(pos), len(neg))  # a group with one class empty is left out
         kept += (rng.sample(pos, n) if len(pos) > n else pos) + (rng.sample(neg, n) if len(neg) > n else neg)
+    if not kept:  # no group holds both classes: nothing to balance
+        kept = [r for r, _ in records]
     rng.shuffle(kept)
     return kept
 
