@@ -17,18 +17,20 @@ import sys
 from pathlib import Path
 
 SBATCH = r"""
-import json, os, subprocess, sys
+import fcntl, json, os, subprocess, sys
 from pathlib import Path
 
 state = Path(os.environ["STUB_SLURM_DIR"])
 args = sys.argv[1:]
 script = sys.stdin.read() if args and args[-1] == "/dev/stdin" else None
 wrap = next((a.split("=", 1)[1] for a in args if a.startswith("--wrap=")), None)
-counter = state / "next_id"
-jobid = int(counter.read_text()) if counter.exists() else 1
-counter.write_text(str(jobid + 1))
-with open(state / "sbatch.jsonl", "a") as fh:
-    fh.write(json.dumps({"jobid": jobid, "argv": args, "script": script or wrap}) + "\n")
+with open(state / "next_id.lock", "w") as lock:  # concurrent submissions: one job id each
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    counter = state / "next_id"
+    jobid = int(counter.read_text()) if counter.exists() else 1
+    counter.write_text(str(jobid + 1))
+    with open(state / "sbatch.jsonl", "a") as fh:
+        fh.write(json.dumps({"jobid": jobid, "argv": args, "script": script or wrap}) + "\n")
 opts = dict(a.split("=", 1) for a in args if a.startswith("--") and "=" in a)
 env = {**os.environ, "SLURM_JOB_ID": str(jobid), "SLURM_CPUS_PER_TASK": opts.get("--cpus-per-task", "1")}
 with open(state / f"job{jobid}.log", "w") as log:
