@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the light package, al
 from rmflow.errors import UserError  # noqa: E402
 from rmflow.names import TABLES, looks_like_hub_id  # noqa: E402
 from rmflow.presets import load_preset  # noqa: E402
-from rmflow.synth import KINDS as SYNTH_KINDS  # noqa: E402
 
 # What config/schema.yaml cannot check (config/README.md, "Checks"): duplicate keys in the config files,
 # references between sections, the results path, evaluation sizes. Runs before anything reads the
@@ -123,7 +122,7 @@ def synth_dirs(wildcards=None):
     """The synthetic dataset directories (the corpus of built backbones)."""
     if "synth" not in config:
         raise ConfigError("a built backbone needs the synthetic corpus, but the config has no `synth` section")
-    return [f"{SYNTH_DIR}/{kind}" for kind in SYNTH_KINDS]
+    return [f"{SYNTH_DIR}/{kind}" for kind in (*TRAIN_KINDS, "generated_gPRM", "test")]
 
 
 # --------------------------------------------------------------------------- backbones
