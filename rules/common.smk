@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the light package, also without an install
 from rmflow.errors import UserError  # noqa: E402
-from rmflow.names import TABLES, looks_like_hub_id  # noqa: E402
+from rmflow.names import SYNTH_KINDS, SYNTH_SUMMARY, TABLES, TRAIN_KINDS, looks_like_hub_id  # noqa: E402
 from rmflow.presets import load_preset  # noqa: E402
 
 # What config/schema.yaml cannot check (config/README.md, "Checks"): duplicate keys in the config files,
@@ -33,7 +33,6 @@ MODELS = config["reward_models"]
 #: the reward models compared in the tables and plots: a model with `replica_of` is another reward set
 #: (checkpoint, training seed) of the model it names and shows only in the analysis' replica statistics
 COMPARED = {name: m for name, m in MODELS.items() if "replica_of" not in m}
-TRAIN_KINDS = ("train", "train_gORM", "train_gPRM")
 SYNTH_DIR = f"{RESULTS}/data/synth"
 EVAL_DIR = f"{RESULTS}/eval"
 PLOT_DIR = f"{RESULTS}/plots"
@@ -122,7 +121,7 @@ def synth_dirs(wildcards=None):
     """The synthetic dataset directories (the corpus of built backbones)."""
     if "synth" not in config:
         raise ConfigError("a built backbone needs the synthetic corpus, but the config has no `synth` section")
-    return [f"{SYNTH_DIR}/{kind}" for kind in (*TRAIN_KINDS, "generated_gPRM", "test")]
+    return [f"{SYNTH_DIR}/{kind}" for kind in SYNTH_KINDS]
 
 
 # --------------------------------------------------------------------------- backbones

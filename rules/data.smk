@@ -2,13 +2,10 @@
 
 
 rule synth:
-    """Embedded synthetic multi-domain data: train, train_gORM, train_gPRM, generated_gPRM and test in one pass."""
+    """Embedded synthetic multi-domain data: every kind of SYNTH_KINDS and the summary, in one pass."""
     output:
-        train=directory(f"{SYNTH_DIR}/train"),
-        train_gORM=directory(f"{SYNTH_DIR}/train_gORM"),
-        train_gPRM=directory(f"{SYNTH_DIR}/train_gPRM"),
-        generated_gPRM=directory(f"{SYNTH_DIR}/generated_gPRM"),
-        test=directory(f"{SYNTH_DIR}/test"),
+        **{kind: directory(f"{SYNTH_DIR}/{kind}") for kind in SYNTH_KINDS},
+        summary=f"{SYNTH_DIR}/{SYNTH_SUMMARY}",
     params:
         cfg=lambda wc: canonical({"synth": config["synth"], "category": CATEGORY}),
         flags=lambda wc: flags(config["synth"]),

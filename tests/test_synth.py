@@ -18,6 +18,7 @@ from rmflow.categories import CATEGORIES
 from rmflow.cli import main
 from rmflow.data import load_records, validate_records
 from rmflow.io import read_records
+from rmflow.names import SYNTH_KINDS, SYNTH_SUMMARY
 from rmflow.prompts import CRITIQUE_HEAD, PRM_VERDICT
 from rmflow.synth import KINDS, SCHEMA, TEST_QID_OFFSET, make_test_records, make_train_records, synthesize
 from rmflow.synth.cots import GIVE_UP, HEDGES, P_HEDGE, P_HESITATE, parse_answer
@@ -79,8 +80,10 @@ def test_layout_and_schemas(default_dir: Path, data: dict) -> None:
                 "test": {"q_id", "question", "cot_ids", "cots", "parsed_answers", "answer"},
             }[kind]
             assert all(set(r) == keys for r in records), (kind, cat)
-    summary = json.loads((default_dir / "synth.json").read_text())
+    summary = json.loads((default_dir / SYNTH_SUMMARY).read_text())
     assert summary["test_cots"] == 16 and set(summary["categories"]) == set(CATEGORIES)
+    # exactly what the workflow's synth rule declares (rules/data.smk reads the same names)
+    assert sorted(p.name for p in default_dir.iterdir()) == sorted([*SYNTH_KINDS, SYNTH_SUMMARY])
 
 
 def test_default_sizes_and_ids(data: dict) -> None:

@@ -31,7 +31,9 @@ import sys
 import time
 from pathlib import Path
 
-from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES, ANALYSIS_TEXTS, TABLES, reward_file
+from rmflow.names import (
+    ANALYSIS_FIGURES, ANALYSIS_TABLES, ANALYSIS_TEXTS, SYNTH_KINDS, SYNTH_SUMMARY, TABLES, reward_file
+)
 
 
 def main():
@@ -62,8 +64,9 @@ def main():
         return
     out = Path(get("--output_dir"))
     if stage == "synth":
-        for kind in ("train", "train_gORM", "train_gPRM", "generated_gPRM", "test"):  # rmflow.synth.KINDS
+        for kind in SYNTH_KINDS:
             write(out / kind / "law.jsonl")
+        write(out / SYNTH_SUMMARY)
     elif stage == "evaluate":
         for table in TABLES:
             write(out / f"{table}.csv")

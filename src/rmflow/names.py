@@ -46,6 +46,13 @@ ANALYSIS_FIGURES = (
 )
 
 # --------------------------------------------------------------------------- files and sources
+#: the training sets a config names under ``datasets`` (exported from a hub id or a directory)
+TRAIN_KINDS = ("train", "train_gORM", "train_gPRM")
+#: what ``rmflow synth`` writes, one directory each: the training sets, teacher-style gPRM generations
+#: (the input of ``rmflow preprocess``) and the test set
+SYNTH_KINDS = (*TRAIN_KINDS, "generated_gPRM", "test")
+#: the summary ``rmflow synth`` writes beside them (settings and counts)
+SYNTH_SUMMARY = "synth.json"
 #: a Hugging Face hub id, ``owner/name``
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 

@@ -29,6 +29,7 @@ from rmflow.categories import resolve_categories
 from rmflow.data import validate_records
 from rmflow.errors import UserError
 from rmflow.io import staged_outputs, write_json, write_jsonl
+from rmflow.names import SYNTH_KINDS, SYNTH_SUMMARY
 from rmflow.synth.cots import sample_cot
 from rmflow.synth.critiques import (
     critique_set,
@@ -56,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS = ("train", "train_gORM", "train_gPRM", "generated_gPRM", "test")
+KINDS = SYNTH_KINDS
 #: the data kind each synthetic kind is validated as
 SCHEMA = {"generated_gPRM": "generated"}
 #: test q_ids start here so that they never coincide with train q_ids
@@ -179,13 +180,13 @@ def synthesize(
     out = Path(output_dir)
     categories = resolve_categories(category)
     summary: dict[str, Any] = {"seed": seed, **sizes, "kinds": list(kinds), "categories": {}}
-    with staged_outputs(out, last=("synth.json",)) as staging:  # every file or none
+    with staged_outputs(out, last=(SYNTH_SUMMARY,)) as staging:  # every file or none
         for cat in tqdm(categories, desc="synth", unit="category", disable=None):
             summary["categories"][cat] = _write_category(
                 staging, out, cat, kinds, seed, train_questions, train_cots, test_questions, test_cots,
                 critiques_per_cot,
             )  # fmt: skip
-        write_json(staging / "synth.json", summary, indent=2)
+        write_json(staging / SYNTH_SUMMARY, summary, indent=2)
     return summary
 
 
