@@ -469,6 +469,12 @@ def reward(task: str) -> Callable[[Path], list[str]]:
                       "--output_dir", str(w / "out"), "--category", "law,math", *sampling]  # fmt: skip
 
 
+def train(task: str) -> Callable[[Path], list[str]]:
+    return lambda w: ["train", "--task_type", task, "--config", f"{task}-tiny", "--model_id", str(w / "base"),
+                      "--data_path", str(w / ("train" if task[0] == "d" else f"train_{task}")),
+                      "--output_dir", str(w / "out"), "--category", "law", "--max_steps", "1"]  # fmt: skip
+
+
 def _no_weights(w: Path) -> None:
     _checkpoint(w)
     (w / "ck" / "adapter_model.safetensors").unlink()
@@ -485,6 +491,10 @@ MODEL_CASES = [
          lambda w: _checkpoint(w, cut=560)),
     Case("truncated weights", "the adapter's base", "reward", reward("gPRM"),
          r"base/model\.safetensors: truncated safetensors file", lambda w: _checkpoint(w, base_cut=4)),
+    Case("truncated weights", "the backbone to train", "train", train("dORM"),
+         r"base/model\.safetensors: truncated safetensors file", lambda w: _checkpoint(w, base_cut=4)),
+    Case("truncated weights", "the backbone to train", "train", train("gORM"),
+         r"base/model\.safetensors: truncated safetensors file", lambda w: _checkpoint(w, base_cut=100)),
     Case("invalid model config", "adapter_config.json cut", "reward", reward("dORM"),
          r"ck/adapter_config\.json: record at line 1 column \d+: invalid JSON",
          lambda w: _checkpoint(w, config='{"base_model_name_or_path": "../ba')),

@@ -15,6 +15,7 @@ from typing import Any
 from rmflow.chat_template import KEEP_REASONING_TEMPLATE, is_deepseek_r1
 from rmflow.checkpoints import adapter_config
 from rmflow.errors import UserError
+from rmflow.model_files import check_model_dir
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,10 @@ def _has_tokenizer(model_id: str) -> bool:
 
 def backbone_ref(model_id: str, revision: str | None = None) -> ModelRef:
     """A full model to train on; a local directory by its absolute path, so that the adapter trained on it
-    records where it is (:func:`rmflow.adapter_base.make_base_portable` then makes that portable)."""
+    records where it is (:func:`rmflow.adapter_base.make_base_portable` then makes that portable). Its
+    files are checked first (:func:`rmflow.model_files.check_model_dir`)."""
     if Path(model_id).is_dir():
+        check_model_dir(model_id)
         model_id = str(Path(model_id).resolve())
     return ModelRef(base=model_id, tokenizer_source=model_id, revision=revision)
 
