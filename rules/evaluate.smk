@@ -29,9 +29,11 @@ rule evaluate:
 
 
 rule plot:
-    """One panel per category (Overall first), x = N on a log2 axis; the Overall panel alone; the legend."""
+    """One panel per category (Overall first), x = N on a log2 axis; the Overall panel alone; the legend.
+    With `plot.band`, each reward model's Overall curve gets the analysis' 95% bootstrap band."""
     input:
-        f"{EVAL_DIR}/{{table}}.csv",
+        table=f"{EVAL_DIR}/{{table}}.csv",
+        band=lambda wc: band_inputs(),
     output:
         pdf=f"{PLOT_DIR}/{{table}}.pdf",
         png=report(f"{PLOT_DIR}/{{table}}.png", caption="../workflow/report/plot.rst", category="Plots"),
@@ -43,7 +45,7 @@ rule plot:
         table="|".join(TABLES),
     params:
         cfg=lambda wc: canonical({"plot": config.get("plot", {})}),
-        flags=lambda wc: flags(config.get("plot", {})),
+        flags=lambda wc: plot_flags(),
     log:
         f"logs/plot/{{table}}.log",
     benchmark:
@@ -53,6 +55,20 @@ rule plot:
     shell:
         stage(
             "plot",
-            f"{RMFLOW} plot --input_file {{input:q}} --output_file {sh(PLOT_DIR)}/{{wildcards.table}} "
+            f"{RMFLOW} plot --input_file {{input.table:q}} --output_file {sh(PLOT_DIR)}/{{wildcards.table}} "
             f"--test_name {sh(TEST)} {{params.flags}}",
         )
+
+
+def band_inputs():
+    """The analysis tables that `plot.band` draws from (none without it)."""
+    if not config.get("plot", {}).get("band"):
+        return []
+    return [f"{ANALYSIS_DIR}/accuracy.csv", f"{ANALYSIS_DIR}/summary.json"]
+
+
+def plot_flags():
+    """`rmflow plot` flags of the `plot` section; `band` becomes `--band` with the analysis' accuracy table."""
+    out = flags(config.get("plot", {}), skip={"band"})
+    band = band_inputs()
+    return f"{out} --band {sh(band[0])}" if band else out

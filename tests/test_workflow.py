@@ -6,6 +6,7 @@ asks Snakemake which jobs a config change schedules: exactly the changed rule an
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -17,7 +18,7 @@ import yaml
 from rmflow import audit as audit_mod
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workflow_harness import TAIL, full_run, planned, variant  # noqa: E402
+from workflow_harness import TAIL, full_run, planned, snakemake, variant  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,19 @@ def test_num_runs_reruns_only_evaluation(done):
 def test_plot_option_reruns_only_plots(done):
     cfg = variant(done, "oracle", lambda c: c["plot"].update(plot_oracle=False))
     assert planned(done, "--configfile", cfg) == sorted(TAIL[1:])
+
+
+def test_plot_band_draws_from_the_analysis(done, tmp_path):
+    """`plot.band: true`: the plots wait for `analyze` and get its accuracy table as `--band`."""
+    work = tmp_path / "band"
+    shutil.copytree(done, work, symlinks=True)  # mtimes kept: nothing else looks outdated
+    cfg = variant(work, "band", lambda c: c["plot"].update(band=True))
+    assert planned(work, "--configfile", cfg) == sorted(["analyze", *TAIL[1:]])
+    snakemake(work, "--profile", "profiles/default", "--cores", "2", f"--configfile={cfg}", "all")
+    calls = [json.loads(line) for line in (work / "calls.jsonl").read_text().splitlines()]
+    *before, last, latest = [c["argv"] for c in calls if c["stage"] == "plot"]
+    assert [a[a.index("--band") + 1] for a in (last, latest)] == ["results/analysis/accuracy.csv"] * 2
+    assert before and all("--band" not in a for a in before)  # the default run's plots: no band
 
 
 def test_scoring_change_reruns_scoring_not_training(done):
