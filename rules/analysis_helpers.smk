@@ -1,4 +1,5 @@
-# Helpers of rules/analysis.smk (`rmflow analyze`): output layout, config slice, flags.
+# Helpers of rules/analysis.smk (`rmflow analyze`): output layout, config slice, flags; and the band the
+# plots of rules/evaluate.smk draw from its accuracy table (`plot.band`).
 
 from rmflow.names import ANALYSIS_FIGURES, ANALYSIS_TABLES, ANALYSIS_TEXTS  # the files `rmflow analyze` writes
 
@@ -80,3 +81,19 @@ def analysis_outputs():
     pdfs += [f"{ANALYSIS_PLOT_DIR}/length_{m}.pdf" for m in COMPARED]
     texts = [reported(f"{ANALYSIS_DIR}/{t}", "analysis_tables", "Tables") for t in ANALYSIS_TEXTS]
     return [*tables, *texts, f"{ANALYSIS_DIR}/summary.json", *pngs, *lengths, *pdfs]
+
+
+# --------------------------------------------------------------------------- the plots' band (plot.band)
+
+def band_inputs():
+    """The analysis tables that `plot.band` draws from (none without it)."""
+    if not config.get("plot", {}).get("band"):
+        return []
+    return [f"{ANALYSIS_DIR}/accuracy.csv", f"{ANALYSIS_DIR}/summary.json"]
+
+
+def plot_flags():
+    """`rmflow plot` flags of the `plot` section; `band` becomes `--band` with the analysis' accuracy table."""
+    out = flags(config.get("plot", {}), skip={"band"})
+    band = band_inputs()
+    return f"{out} --band {sh(band[0])}" if band else out

@@ -59,16 +59,3 @@ rule plot:
             f"--test_name {sh(TEST)} {{params.flags}}",
         )
 
-
-def band_inputs():
-    """The analysis tables that `plot.band` draws from (none without it)."""
-    if not config.get("plot", {}).get("band"):
-        return []
-    return [f"{ANALYSIS_DIR}/accuracy.csv", f"{ANALYSIS_DIR}/summary.json"]
-
-
-def plot_flags():
-    """`rmflow plot` flags of the `plot` section; `band` becomes `--band` with the analysis' accuracy table."""
-    out = flags(config.get("plot", {}), skip={"band"})
-    band = band_inputs()
-    return f"{out} --band {sh(band[0])}" if band else out
