@@ -21,6 +21,7 @@ from rmflow.evaluation.evaluate import evaluate
 from rmflow.evaluation.inputs import RewardModel
 from rmflow.evaluation.scores import STRATEGIES, score_lists
 from rmflow.evaluation.settings import Settings
+from rmflow.evaluation.vote import first_max_rows
 
 ANSWERS = st.sampled_from(["A", "a", " B", "c ", "J", "j", "K", "N/A", "", "AB", None])
 GOLDS = st.sampled_from(["A", "b", " c", "J", "N/A", "K"])
@@ -101,3 +102,22 @@ def test_vectorized_equals_reference(case):
 def test_scores_equal_reference(lists, strategy):
     expected = [reference.score(lst, strategy) for lst in lists]
     assert score_lists(lists, strategy).tolist() == expected
+
+
+@FAST
+@given(
+    st.integers(1, 20).flatmap(
+        lambda n: st.lists(
+            st.lists(st.sampled_from([0.0, 0.5, 1.0, -np.inf, np.inf, math.nan]), min_size=n, max_size=n),
+            min_size=1,
+            max_size=30,
+        )
+    ),
+    st.booleans(),
+)
+def test_first_max_rows_is_argmax_down_the_positions(columns, as_int):
+    """The evaluator's argmax over positions (ties to the first, a NaN before any number) is numpy's."""
+    values = np.array(columns).T  # (n, cells)
+    if as_int:
+        values = np.nan_to_num(values, nan=3, posinf=2, neginf=-1).astype(np.int64)
+    np.testing.assert_array_equal(first_max_rows(values), values.argmax(axis=0))

@@ -57,12 +57,29 @@ def permutations(data: CategoryData, Ns: Sequence[int], num_runs: int, seed: int
     return perms
 
 
+def first_max_rows(values: np.ndarray) -> np.ndarray:
+    """Per column of ``values`` ``(n, cells)``, the row ``argmax(axis=0)`` gives: of the first largest
+    value, or of the first NaN if the column holds one.
+
+    As array operations over all cells at once (``argmax`` along a short axis costs a call per cell):
+    the column maximum, then the first row equal to it, found as the largest of ``(row == max) * (n - row)``.
+    """
+    n = len(values)
+    top = values.max(axis=0)
+    hit = values == top
+    if values.dtype.kind == "f":
+        nan_cols = np.flatnonzero(np.isnan(top))  # a NaN is the maximum (max propagates it)
+        if len(nan_cols):
+            hit[:, nan_cols] = np.isnan(values[:, nan_cols])
+    weight = np.arange(n, 0, -1, dtype=np.min_scalar_type(n))[:, None]
+    return n - (hit.view(np.uint8) * weight).max(axis=0).astype(np.intp)
+
+
 def _first_largest(per_bin: np.ndarray, bins: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Per cell, the answer code whose bin value (``per_bin``, flat over cells x SLOTS) is the largest,
-    ties to the answer at the earliest position; ``bins`` and ``codes``: ``(cells, n)`` per position."""
+    ties to the answer at the earliest position; ``bins`` and ``codes``: ``(n, cells)`` per position."""
     per_bin.reshape(-1, SLOTS)[:, PAD] = -1 if per_bin.dtype.kind == "i" else -np.inf  # padding never wins
-    at = per_bin[bins].argmax(axis=-1)[:, None]
-    return np.take_along_axis(codes, at, axis=-1)[:, 0]
+    return codes[first_max_rows(per_bin[bins]), np.arange(codes.shape[1])]
 
 
 def correctness(
@@ -79,53 +96,57 @@ def correctness(
     ``(N, score key)`` the ``(Q, R)`` index (within its question) of the CoT that best-of-N picked
     (only for the score keys in ``choices_of``, when given).
     A NaN sum of scores wins no vote (unless all are NaN).
+
+    Arrays per N are position-major, ``(n, cells)``: a position's values over all cells lie together.
     """
     width = max(int(data.n_cots.max()), max(Ns))
     answers, scores = _padded(data, width)
     answers, scores = answers.ravel(), {k: v.ravel() for k, v in scores.items()}
     num_q, num_runs = perms.shape[:2]
     cells = num_q * num_runs
+    columns = np.arange(cells)
+    by_position = np.ascontiguousarray(perms.transpose(2, 0, 1))  # (K, Q, R): position-major in memory too
     gold = np.repeat(data.gold.astype(np.int64), num_runs)  # per cell
-    row_start = np.repeat(np.arange(num_q) * width, num_runs)[:, None]  # (cells, 1)
-    cell_bins = (np.arange(cells) * SLOTS)[:, None]
-    gold_bin = np.where(gold >= 0, cell_bins[:, 0] + gold, 0)  # a gold that matches nothing: never counted
+    row_start = np.repeat(np.arange(num_q) * width, num_runs)  # (cells,)
+    cell_bins = np.arange(cells) * SLOTS
+    gold_bin = np.where(gold >= 0, cell_bins + gold, 0)  # a gold that matches nothing: never counted
     with_nan = {name for name, v in data.scores.items() if np.isnan(v).any()}
 
     out: dict[Key, np.ndarray] = {}
     for n in Ns:
-        in_order = np.broadcast_to(np.arange(n), (num_q, num_runs, n))
+        in_order = np.arange(n)[:, None, None]
         if n <= perms.shape[2]:
-            idx = np.where((data.n_cots > n)[:, None, None], perms[:, :, :n], in_order)
+            idx = np.where((data.n_cots > n)[None, :, None], by_position[:n], in_order)
         else:  # no question has more than n CoTs
-            idx = in_order
-        idx = idx.reshape(cells, n)
+            idx = np.broadcast_to(in_order, (n, num_q, num_runs))
+        idx = idx.reshape(n, cells)
         where = row_start + idx  # flat slot of each position
-        codes = answers[where]  # (cells, n), subsample order
+        codes = answers[where]  # (n, cells), subsample order
         if n == 1:  # the one sampled CoT's answer, whatever the method
-            right = (codes[:, 0] == gold).reshape(num_q, num_runs)
+            right = (codes[0] == gold).reshape(num_q, num_runs)
             for table in TABLES:
                 for method in (MV, PASS, *scores):
                     out[table, n, method] = right
             if chosen is not None:
                 for name in scores:
                     if choices_of is None or name in choices_of:
-                        chosen[n, name] = idx[:, 0].reshape(num_q, num_runs)
+                        chosen[n, name] = idx[0].reshape(num_q, num_runs)
             continue
-        bins = cell_bins + codes
-        counts = np.bincount(bins.ravel(), minlength=cells * SLOTS)
+        bins = (cell_bins + codes).ravel()
+        counts = np.bincount(bins, minlength=cells * SLOTS)
+        bins = bins.reshape(n, cells)
         pass_n = ((counts[gold_bin] > 0) & (gold >= 0)).reshape(num_q, num_runs)
         mv = (_first_largest(counts, bins, codes) == gold).reshape(num_q, num_runs)
         for table in TABLES:
             out[table, n, MV] = mv
             out[table, n, PASS] = pass_n
         for name, model_scores in scores.items():
-            s = model_scores[where]  # (cells, n), -inf on padding
-            best = s.argmax(axis=-1)[:, None]  # the first maximum
-            out[BEST_OF_N, n, name] = (np.take_along_axis(codes, best, axis=-1)[:, 0] == gold).reshape(
-                num_q, num_runs
-            )
+            s = model_scores[where]  # (n, cells), -inf on padding
+            best = first_max_rows(s)  # the first maximum
+            out[BEST_OF_N, n, name] = (codes[best, columns] == gold).reshape(num_q, num_runs)
             if chosen is not None and (choices_of is None or name in choices_of):
-                chosen[n, name] = np.take_along_axis(idx, best, axis=-1)[:, 0].reshape(num_q, num_runs)
+                chosen[n, name] = idx[best, columns].reshape(num_q, num_runs)
+            # bincount adds each bin's weights in input order: within a cell, position by position
             totals = np.bincount(bins.ravel(), weights=s.ravel(), minlength=cells * SLOTS)
             if name in with_nan:
                 totals[np.isnan(totals)] = -np.inf
