@@ -43,7 +43,9 @@ def test_prm_keeps_up_to_first_final_verdict_after_think():
 
 
 def test_prm_final_verdict_in_any_case():
-    critique = HEAD + "</think>\nStep 1: The step is \\boxed{correct}\nis the solution CORRECT?\nyes. Then more"
+    critique = (
+        HEAD + "</think>\nStep 1: The step is \\boxed{correct}\nis the solution CORRECT?\nyes. Then more"
+    )
     new, what = shorten_critique("gPRM", critique, [1])
     assert what == "shortened" and new.endswith("is the solution CORRECT?\nyes")
 

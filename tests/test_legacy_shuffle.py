@@ -23,14 +23,20 @@ def test_outputs_are_the_generators_32_bit_words():
         assert np.array_equal(words[:, k], raw.astype(np.uint32)), seed
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 127, 128, 129, 200, 256, 300])
+@pytest.mark.parametrize(
+    "n", [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 127, 128, 129, 200, 256, 300]
+)
 def test_prefixes_equal_random_state(n):
     s = seeds(60, n)
     for length in sorted({1, min(n, 4), min(n, 16), n}):
         got = shuffled_prefixes(s, n, length)
         assert got.shape == (len(s), length) and got.dtype == np.int64
         for k, seed in enumerate(s.tolist()):
-            assert np.array_equal(got[k], np.random.RandomState(seed).permutation(n)[:length]), (n, length, seed)
+            assert np.array_equal(got[k], np.random.RandomState(seed).permutation(n)[:length]), (
+                n,
+                length,
+                seed,
+            )
             if length < n:  # the evaluation's subsample: choice without replacement, the same prefix
                 assert np.array_equal(got[k], np.random.RandomState(seed).choice(n, length, replace=False))
 

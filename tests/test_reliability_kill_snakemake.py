@@ -32,16 +32,27 @@ TRAIN_SET = {"max_steps": STEPS, "save_steps": 1, "logging_steps": 1, "effective
 CONFIG = {
     "results": "results",
     "categories": list(CATS),
-    "synth": {"seed": 3, "train_questions": 8, "train_cots": 2, "test_questions": 40, "test_cots": 4,
-              "critiques_per_cot": 1},  # fmt: skip
+    "synth": {
+        "seed": 3,
+        "train_questions": 8,
+        "train_cots": 2,
+        "test_questions": 40,
+        "test_cots": 4,
+        "critiques_per_cot": 1,
+    },  # fmt: skip
     "datasets": {"train": {"source": "synth"}, "test": {"name": "synth", "source": "synth"}},
     "backbones": {"tiny": {"build": tiny_backbone(pretrain_steps=0, vocab_size=600)}},
     "reward_models": {
         "dORM": {
             "task_type": "dORM",
             "strategy": "last",
-            "train": {"preset": "dORM-tiny", "backbone": "tiny", "data": "train", "per_device_batch_size": 4,
-                      "set": TRAIN_SET},  # fmt: skip
+            "train": {
+                "preset": "dORM-tiny",
+                "backbone": "tiny",
+                "data": "train",
+                "per_device_batch_size": 4,
+                "set": TRAIN_SET,
+            },  # fmt: skip
             "scoring": {"per_device_batch_size": 4, "dtype": "float32"},
         }
     },
@@ -54,7 +65,9 @@ COMMAND = ["--configfile", "reduced.yaml", "--cores", "1", TARGET]
 
 def snakemake_env() -> dict[str, str]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.update(
+        HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false"
+    )
     env.pop("PYTHONPATH", None)
     return env
 
@@ -96,7 +109,10 @@ def test_snakemake_killed_in_training_and_in_scoring_resumes(tmp_path, one_torch
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
     (work / "reduced.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
     results = work / "results"
-    ckpt_work, chunk_work = results / "work" / "train" / "dORM", results / "work" / "reward" / "dORM" / "synth"
+    ckpt_work, chunk_work = (
+        results / "work" / "train" / "dORM",
+        results / "work" / "reward" / "dORM" / "synth",
+    )
     checkpoint, rewards = results / "checkpoints" / "dORM", results / TARGET.split("/", 1)[1]
 
     # 1. killed while training, after the second checkpoint

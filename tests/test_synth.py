@@ -39,7 +39,9 @@ PRM_STEP_RE = re.compile(r"The step is \\boxed{(correct|incorrect)}")
 PRM_FINAL_RE = re.compile(r"Is the solution correct\?\s*(Yes|No)")
 CJK = re.compile("[\u4e00-\u9fff]")
 COMPUTATION = re.compile(r"\b(plus|minus|times)\b[^:]*: (\d+) ([-+*]) (\d+) = (-?\d+)\.$")
-ANSWER_STEP = re.compile(r"comes to (.+?), which is option \(([A-Za-z])\)\. (?:.+, but the|The) answer is \(\2\)\.$")
+ANSWER_STEP = re.compile(
+    r"comes to (.+?), which is option \(([A-Za-z])\)\. (?:.+, but the|The) answer is \(\2\)\.$"
+)
 OPTION = re.compile(r"^([A-J])\. (.+)$", re.M)
 
 
@@ -76,7 +78,16 @@ def test_layout_and_schemas(default_dir: Path, data: dict) -> None:
                 "train": {"q_id", "question", "cot_id", "cot", "labels", "parsed_answer", "answer"},
                 "train_gORM": {"q_id", "question", "cot_id", "cot", "critique", "labels"},
                 "train_gPRM": {"q_id", "question", "cot_id", "cot", "critique", "labels"},
-                "generated_gPRM": {"q_id", "question", "cot_id", "cot", "labels", "parsed_answer", "answer", "critique"},
+                "generated_gPRM": {
+                    "q_id",
+                    "question",
+                    "cot_id",
+                    "cot",
+                    "labels",
+                    "parsed_answer",
+                    "answer",
+                    "critique",
+                },
                 "test": {"q_id", "question", "cot_ids", "cots", "parsed_answers", "answer"},
             }[kind]
             assert all(set(r) == keys for r in records), (kind, cat)

@@ -79,7 +79,14 @@ def test_verifier_separates_right_from_wrong(world, tmp_path, task):
     with torch_threads(2):
         assert (
             main(
-                ["train", *common, "--config", model["train"]["preset"], "--model_id", str(world / "backbone")]
+                [
+                    "train",
+                    *common,
+                    "--config",
+                    model["train"]["preset"],
+                    "--model_id",
+                    str(world / "backbone"),
+                ]
                 + ["--data_path", str(data), "--output_dir", str(ckpt), *steps]
             )
             == 0

@@ -105,7 +105,10 @@ def test_dangling_replica_of_fails_the_dry_run(tmp_path, target):
     cfg = variant(work, "bad", _replica(target))
     proc = snakemake(work, "-n", "--configfile", cfg, check=False)
     assert proc.returncode != 0
-    assert f"reward_models.dORM2.replica_of: {target!r} is not a reward model of its own" in proc.stdout + proc.stderr
+    assert (
+        f"reward_models.dORM2.replica_of: {target!r} is not a reward model of its own"
+        in proc.stdout + proc.stderr
+    )
 
 
 def test_lint_clean():

@@ -65,7 +65,9 @@ def orm_verdict(text: str) -> Label | None:
 
 def step_judgements(text: str) -> list[Label]:
     """Every ``The step is \\boxed{correct|incorrect}`` in ``text``, in any case, as +1/-1, in order."""
-    return [1 if m.group(1).lower() == STEP_WORDS[1] else -1 for m in STEP_JUDGEMENT_ANY_CASE_RE.finditer(text)]
+    return [
+        1 if m.group(1).lower() == STEP_WORDS[1] else -1 for m in STEP_JUDGEMENT_ANY_CASE_RE.finditer(text)
+    ]
 
 
 def valid_step_judgements(judgements: Sequence[Label], n_steps: int) -> bool:
