@@ -12,6 +12,14 @@ Each variant runs in a fresh child process so that its peak memory is its own: o
 resident set (``ru_maxrss``) minus the value after building the model and a warm-up forward; on CUDA
 ``max_memory_allocated`` after resetting the peak. Prints CoTs/s, peak memory, their ratios and the
 largest score difference. ``--json PATH`` also writes the figures as JSON.
+
+``--shape 14B`` takes the architecture of the 14B presets' backbone (DeepSeek-R1-Distill-Qwen-14B, a
+Qwen2.5-14B: 48 layers, hidden 5120, MLP 13824, 40 query / 8 key-value heads, vocabulary 152064) instead
+of ``--hidden/--layers/--vocab``, randomly initialised on the device in ``--dtype`` (no hub). Each
+variant also reports tokens/s and its model FLOPs per second (:func:`forward_flops`: the matrix products
+of the decoder, causal attention and the head it computes: two rows at the tags, or the full vocabulary
+at every position), and its MFU, the share of the device's dense bf16 peak (``--peak_tflops``, known
+for some GPUs by name, :data:`PEAK_BF16_TFLOPS`).
 """
 
 from __future__ import annotations
@@ -27,6 +35,56 @@ import time
 from pathlib import Path
 
 MIB = 2**20
+#: architectures by name: vocabulary, hidden size, MLP size, layers, query heads, key-value heads
+SHAPES = {
+    "14B": {
+        "vocab": 152_064,
+        "hidden": 5120,
+        "intermediate": 13_824,
+        "layers": 48,
+        "heads": 40,
+        "kv_heads": 8,
+    }
+}
+#: dense bf16 peak (TFLOP/s) by a substring of the CUDA device name, most specific first
+PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H200": 989.4, "H100": 989.4, "A100": 312.0, "L40S": 362.1}
+
+
+def architecture(args: argparse.Namespace) -> dict[str, int]:
+    """The model's shape: a named one (``--shape``) or the flags' (MLP 3x hidden, 64-wide heads)."""
+    if args.shape != "custom":
+        return SHAPES[args.shape]
+    heads = args.hidden // 64
+    return {"vocab": args.vocab, "hidden": args.hidden, "intermediate": 3 * args.hidden, "layers": args.layers,
+            "heads": heads, "kv_heads": heads}  # fmt: skip
+
+
+def forward_flops(arch: dict[str, int], seq: int, tags: int, variant: str) -> float:
+    """Model FLOPs of one sequence's forward: 2 per multiply-add of the decoder's matrix products, causal
+    attention (scores and weighted sum, position t attending to t keys) and the head the variant computes:
+    two rows at the ``tags`` positions (``two_row``) or the whole vocabulary at every position (``naive``)."""
+    h, layers = arch["hidden"], arch["layers"]
+    kv = h * arch["kv_heads"] // arch["heads"]
+    per_token = 2 * layers * (2 * h * h + 2 * h * kv + 3 * h * arch["intermediate"])
+    attention = layers * 4 * h * seq * (seq + 1) / 2
+    head = 2 * h * (2 * tags if variant == "two_row" else arch["vocab"] * seq)
+    return per_token * seq + attention + head
+
+
+def peak_tflops(args: argparse.Namespace) -> float | None:
+    """``--peak_tflops``, else the dense bf16 peak of a known CUDA device, else None (no MFU)."""
+    if args.peak_tflops:
+        return args.peak_tflops
+    if not args.device.startswith("cuda"):
+        return None
+    import torch
+
+    return peak_for(torch.cuda.get_device_name(torch.device(args.device)))
+
+
+def peak_for(device_name: str) -> float | None:
+    """The dense bf16 peak of a device by its name (:data:`PEAK_BF16_TFLOPS`), or None."""
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in device_name), None)
 
 
 def build_model(args: argparse.Namespace):
@@ -34,17 +92,22 @@ def build_model(args: argparse.Namespace):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
+    arch = architecture(args)
     config = Qwen2Config(
-        vocab_size=args.vocab,
-        hidden_size=args.hidden,
-        intermediate_size=args.hidden * 3,
-        num_hidden_layers=args.layers,
-        num_attention_heads=args.hidden // 64,
-        num_key_value_heads=args.hidden // 64,
+        vocab_size=arch["vocab"],
+        hidden_size=arch["hidden"],
+        intermediate_size=arch["intermediate"],
+        num_hidden_layers=arch["layers"],
+        num_attention_heads=arch["heads"],
+        num_key_value_heads=arch["kv_heads"],
         max_position_embeddings=max(2048, args.seq),
         tie_word_embeddings=False,
     )
-    model = Qwen2ForCausalLM(config).to(args.device).eval()
+    # built where it runs, in its dtype: a 14B model in fp32 on the host would take 59 GB and minutes
+    torch.set_default_dtype(getattr(torch, args.dtype))
+    with torch.device(args.device):
+        model = Qwen2ForCausalLM(config).eval()
+    torch.set_default_dtype(torch.float32)
     # real checkpoints are not at initialisation scale: spread the logits a little
     with torch.no_grad():
         model.lm_head.weight.normal_(0, 0.05)
@@ -55,7 +118,7 @@ def make_batch(args: argparse.Namespace):
     import torch
 
     gen = torch.Generator().manual_seed(1)
-    ids = torch.randint(10, args.vocab, (args.batch, args.seq), generator=gen)
+    ids = torch.randint(10, architecture(args)["vocab"], (args.batch, args.seq), generator=gen)
     tag, neg, pos = 5, 6, 7
     positions = torch.arange(args.tag_every - 1, args.seq, args.tag_every)
     ids[:, positions] = tag
@@ -111,11 +174,19 @@ def child(args: argparse.Namespace) -> None:
     peak = (torch.cuda.max_memory_allocated() if cuda else _rss_bytes()) - base
     torch.save(scores.float().cpu(), args.scores)
     best = min(times)
-    print(
-        json.dumps(
-            {"variant": args.child, "seconds": best, "cots_per_s": args.batch / best, "peak_bytes": peak}
-        )
-    )
+    tags = len(positions)
+    flops = args.batch * forward_flops(architecture(args), args.seq, tags, args.child) / best
+    peak_flops = peak_tflops(args)
+    figures = {
+        "variant": args.child,
+        "seconds": best,
+        "cots_per_s": args.batch / best,
+        "tokens_per_s": args.batch * args.seq / best,
+        "tflops": flops / 1e12,
+        "mfu": flops / (peak_flops * 1e12) if peak_flops else None,
+        "peak_bytes": peak,
+    }
+    print(json.dumps(figures))
 
 
 def parent(args: argparse.Namespace) -> dict:
@@ -130,6 +201,9 @@ def parent(args: argparse.Namespace) -> dict:
                 "vocab",
                 "hidden",
                 "layers",
+                "shape",
+                "dtype",
+                "peak_tflops",
                 "batch",
                 "seq",
                 "tag_every",
@@ -145,9 +219,13 @@ def parent(args: argparse.Namespace) -> dict:
             results[variant]["scores"] = torch.load(scores)
     a, b = results["two_row"], results["naive"]
     diff = float((a.pop("scores") - b.pop("scores")).abs().max())
+    arch = architecture(args)
     summary = {
         "device": args.device,
-        "shape": f"{args.batch}x{args.seq}, vocab {args.vocab}, hidden {args.hidden}, layers {args.layers}",
+        "dtype": args.dtype,
+        "shape": f"{args.batch}x{args.seq}, vocab {arch['vocab']}, hidden {arch['hidden']}, layers {arch['layers']}"
+        + ("" if args.shape == "custom" else f" (the {args.shape} presets' backbone)"),
+        "peak_tflops": peak_tflops(args),
         "tags_per_sequence": len(range(args.tag_every - 1, args.seq, args.tag_every)),
         "two_row": a,
         "naive": b,
@@ -161,7 +239,11 @@ def parent(args: argparse.Namespace) -> dict:
     )
     for name in ("two_row", "naive"):
         r = summary[name]
-        print(f"  {name:8s} {r['cots_per_s']:9.2f} CoTs/s   peak +{r['peak_bytes'] / MIB:9.1f} MiB")
+        mfu = f"MFU {100 * r['mfu']:5.1f}%" if r["mfu"] is not None else "MFU n/a (no peak known)"
+        print(
+            f"  {name:8s} {r['cots_per_s']:9.2f} CoTs/s  {r['tokens_per_s']:11.0f} tokens/s  "
+            f"{r['tflops']:8.2f} TFLOP/s  {mfu}   peak +{r['peak_bytes'] / MIB:9.1f} MiB"
+        )
     print(f"  throughput ratio (two_row / naive): {summary['throughput_ratio']:.2f}x (target >= 1.5x)")
     print(
         f"  peak memory ratio (naive / two_row, peaks floored at 1 MiB): {summary['peak_memory_ratio']:.2f}x"
@@ -178,6 +260,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     p.add_argument("--vocab", type=int, default=151_936)
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--shape", choices=("custom", *SHAPES), default="custom", help="a named architecture")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument("--peak_tflops", type=float, default=0.0, help="the device's dense peak (0: look it up)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seq", type=int, default=1024)
     p.add_argument("--tag_every", type=int, default=64)

@@ -171,6 +171,31 @@ def section_discriminative(work: Path) -> dict[str, Any]:
     return figures
 
 
+@section
+def section_d_scoring_14b(work: Path) -> dict[str, Any]:
+    """d* scoring of a randomly initialised model of the 14B presets' shape in bf16 on one GPU: CoTs/s,
+    tokens/s and MFU, the two-row head against full-vocabulary scoring (bench_discriminative --shape 14B).
+    Without CUDA bf16 the same measurement runs at a tiny shape on CPU (the code path, not the figures)."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_discriminative import main as bench
+
+    out = ["--json", str(work / "d_scoring.json")]
+    if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
+        print(
+            "[d_scoring_14b] no CUDA with bf16: the measurement at a tiny shape on CPU instead (not the 14B)"
+        )
+        tiny = ["--vocab", "4000", "--hidden", "128", "--batch", "2", "--seq", "128", "--repeats", "1"]
+        return bench([*tiny, "--dtype", "bfloat16", *out])
+    free = torch.cuda.mem_get_info()[0]
+    if free < 48 * 2**30:  # 29.5 GB of bf16 weights, 5 GB of full-vocabulary logits, activations
+        print(f"[d_scoring_14b] skipped: {free / 2**30:.0f} GiB free on the GPU, 48 GiB needed")
+        return {"skipped": f"{free / 2**30:.0f} GiB free"}
+    return bench(["--shape", "14B", "--dtype", "bfloat16", "--device", "cuda", "--batch", "16", "--seq", "1024",
+                  "--repeats", "3", *out])  # fmt: skip
+
+
 # --------------------------------------------------------------------------- generative (gORM/gPRM)
 @section
 def section_generative(work: Path) -> None:
