@@ -124,6 +124,21 @@ def test_what_the_strict_reader_refuses_is_left_to_it(tmp_path, text, why):
         read_local(path, "reward")
 
 
+@pytest.mark.parametrize("reward", ["0", "1", "-0", "9223372036854775807"])
+def test_an_integer_reward_stays_an_int(tmp_path, reward):
+    """As the strict reader gives it (a float type would read 0 as 0.0); past int64 it is left to it."""
+    path = write(tmp_path, f'[{{"q_id": 1, "cot_ids": [0, 1], "rewards": [[], [{reward}, 0.5]]}}]')
+    records = fast(path, "reward")
+    assert records == strict(path, "reward")
+    assert [type(x) for x in records[0]["rewards"][1]] == [int, float]
+
+
+def test_an_integer_reward_past_int64_is_left_to_the_strict_reader(tmp_path):
+    path = write(tmp_path, '[{"q_id": 1, "cot_ids": [0], "rewards": [[9223372036854775808]]}]')
+    assert fast(path, "reward") is None
+    assert read_local(path, "reward") == strict(path, "reward")
+
+
 def test_invalid_utf8_in_an_undeclared_field(tmp_path):
     path = tmp_path / "law_reward.json"
     path.write_bytes(b'[{"q_id": 1, "cot_ids": [0], "rewards": [[0.5]], "x": "\xff"}]')

@@ -196,6 +196,9 @@ def validate_records(kind: str, records: list[Record], path: str | Path) -> list
 # the ``test`` and ``reward`` schemas as msgspec types, for :mod:`rmflow.fast_records` (which the
 # strict reader backs; tests/test_fast_records.py holds both to the same verdicts)
 _QID = int | Annotated[str, msgspec.Meta(min_length=1)]
+#: a reward as the strict reader gives it: an integer stays an int (a float type would make 0 into 0.0);
+#: one beyond int64, which may lie beyond the float range, is left to the strict reader
+_REWARD = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | float
 FAST_SCHEMAS = {
     "test": Schema(
         types={
@@ -211,7 +214,7 @@ FAST_SCHEMAS = {
         scalar=frozenset({"q_id", "question", "answer"}),
     ),
     "reward": Schema(
-        types={"q_id": _QID, "cot_ids": list[int], "rewards": list[list[float | None]]},
+        types={"q_id": _QID, "cot_ids": list[int], "rewards": list[list[_REWARD | None]]},
         required=frozenset({"q_id", "cot_ids", "rewards"}),
         numeric=frozenset({"cot_ids", "rewards"}),
         scalar=frozenset({"q_id"}),

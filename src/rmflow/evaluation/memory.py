@@ -20,8 +20,9 @@ from rmflow.errors import UserError
 #: vote bins per cell: the ten answer letters, N/A and the padding slot (``vote.SLOTS``)
 VOTE_BINS = 12
 #: bytes per cell and subsample position of the largest N: indices (int64), answer codes (int8),
-#: vote bins (int64), positions (int64) and one model's scores (float64)
-PER_POSITION = 8 + 1 + 8 + 8 + 8
+#: vote bins (int64), positions (int64), one model's scores (float64), and finding the first maximum
+#: (the positions holding it, bool, and their weights, uint8)
+PER_POSITION = 8 + 1 + 8 + 8 + 8 + 1 + 1
 #: bytes per cell and vote bin: counts, first positions, weighted totals (int64/float64 each), seen
 #: (bool), and the tie-break temporaries (float64 values, bool ties, int64 positions)
 PER_BIN = 8 + 8 + 8 + 1 + 8 + 1 + 8
@@ -55,7 +56,8 @@ def evaluation_bytes(
     kept = max((n for n in Ns if max_cots is None or n < max_cots), default=0)
     cells = questions * num_runs
     results = len(Ns) * (2 + 2 * models)  # one bool per cell for MV, Pass@N and each (table, model)
-    per_cell = PER_PERMUTATION * kept + results + PER_POSITION * n_max + PER_BIN * VOTE_BINS
+    # the permutations and their position-major copy
+    per_cell = 2 * PER_PERMUTATION * kept + results + PER_POSITION * n_max + PER_BIN * VOTE_BINS
     padded = questions * width * (8 + 1 + 1 + 8 * models)  # index, codes, mask, scores per model
     together = (questions if same_size is None else same_size) * num_runs
     shuffling = shuffle_bytes(together, width) + cells * PER_PERMUTATION * kept if kept else 0
