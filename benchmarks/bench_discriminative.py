@@ -183,6 +183,7 @@ def child(args: argparse.Namespace) -> None:
         "cots_per_s": args.batch / best,
         "tokens_per_s": args.batch * args.seq / best,
         "tflops": flops / 1e12,
+        "peak_tflops": peak_flops,
         "mfu": flops / (peak_flops * 1e12) if peak_flops else None,
         "peak_bytes": peak,
     }
@@ -225,7 +226,7 @@ def parent(args: argparse.Namespace) -> dict:
         "dtype": args.dtype,
         "shape": f"{args.batch}x{args.seq}, vocab {arch['vocab']}, hidden {arch['hidden']}, layers {arch['layers']}"
         + ("" if args.shape == "custom" else f" (the {args.shape} presets' backbone)"),
-        "peak_tflops": peak_tflops(args),
+        "peak_tflops": a["peak_tflops"],  # as the children found it (the parent leaves CUDA alone)
         "tags_per_sequence": len(range(args.tag_every - 1, args.seq, args.tag_every)),
         "two_row": a,
         "naive": b,

@@ -58,4 +58,3 @@ rule plot:
             f"{RMFLOW} plot --input_file {{input.table:q}} --output_file {sh(PLOT_DIR)}/{{wildcards.table}} "
             f"--test_name {sh(TEST)} {{params.flags}}",
         )
-
